@@ -1,0 +1,30 @@
+# The two commands of the README are `make run` and `make test`; the rest are for developers.
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test setup lint typecheck unit schemas clean
+
+run: setup  ## Start Kafka, Redis and the three services; Ctrl-C stops them all
+	$(PY) -m deploy.launcher up
+
+test: setup lint typecheck  ## Everything CI checks: format, lint, types, the whole test suite
+	$(PY) -m pytest
+
+setup:
+	@bash deploy/setup.sh
+
+lint:
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+typecheck:
+	$(VENV)/bin/mypy
+
+unit: setup  ## Fast tests only, no servers
+	$(PY) -m pytest tests/unit
+
+schemas:  ## Re-export the events' JSON Schemas after changing a model
+	$(PY) -m shared.events.schemas
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Deployment: the local stack launcher, container image and manifests."""

@@ -1,0 +1,1 @@
+"""Notifier: lag alerts to union heads by email, webhook and Kafka."""

@@ -1,0 +1,1 @@
+"""Scoring service: per-union counters in Redis, rolled up the hierarchy, real-time queries."""

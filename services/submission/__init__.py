@@ -1,0 +1,1 @@
+"""Submission service: registry of unions, campaigns and targets; initiatives; outbox relay."""

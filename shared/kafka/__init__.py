@@ -1,0 +1,27 @@
+"""Kafka helpers every service uses: clients with safe defaults, topics, readiness, dead letters."""
+
+from shared.kafka.clients import create_consumer, create_producer, producer_options
+from shared.kafka.dead_letter import (
+    DEAD_LETTER_HEADERS,
+    DeadLetter,
+    decode_or_dead_letter,
+    read_dead_letter,
+    send_to_dead_letter,
+)
+from shared.kafka.readiness import check_kafka
+from shared.kafka.topics import TopicSpec, ensure_topics, topic_specs
+
+__all__ = [
+    "DEAD_LETTER_HEADERS",
+    "DeadLetter",
+    "TopicSpec",
+    "check_kafka",
+    "create_consumer",
+    "create_producer",
+    "decode_or_dead_letter",
+    "ensure_topics",
+    "producer_options",
+    "read_dead_letter",
+    "send_to_dead_letter",
+    "topic_specs",
+]

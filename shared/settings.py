@@ -1,0 +1,110 @@
+"""Settings read from the environment: one prefix (``SANGKIEN_``) for the whole system.
+
+Each service has its own class, built on :class:`CommonSettings`; fields that belong to one
+service carry its name (``SANGKIEN_SUBMISSION_DATABASE_URL``), so one ``.env`` file can
+configure the whole stack without two services reading the same variable differently.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "SANGKIEN_"
+
+
+class CommonSettings(BaseSettings):
+    """What every service reads: where Kafka and Redis are, topic names, logging."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True
+    )
+
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated host:port."
+    )
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis connection URL.")
+
+    topic_initiative_events: str = Field(
+        "sangkien.initiative-events", description="Initiative events, keyed by grassroots union."
+    )
+    topic_registry: str = Field(
+        "sangkien.registry", description="Compacted registry: unions, campaigns, targets."
+    )
+    topic_alerts: str = Field("sangkien.alerts", description="Lag alerts raised and resolved.")
+    topic_dead_letter: str = Field(
+        "sangkien.dead-letter", description="Records that could not be processed, with reason."
+    )
+    initiative_events_partitions: int = Field(
+        12, ge=1, description="Partitions of the initiative events topic (scoring parallelism)."
+    )
+    kafka_replication_factor: int = Field(
+        1, ge=1, description="Replication factor of the topics the services create."
+    )
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Lowest log level written."
+    )
+    log_format: Literal["json", "console"] = Field(
+        "json", description="json for machines, console for people at a terminal."
+    )
+    timezone: str = Field(
+        "Asia/Ho_Chi_Minh", description="Time zone of campaign dates and daily counters."
+    )
+    readiness_timeout_seconds: float = Field(
+        2.0, gt=0, description="How long /readyz waits for each dependency."
+    )
+
+    @property
+    def kafka_servers(self) -> list[str]:
+        """Bootstrap servers as a list."""
+        return [s.strip() for s in self.kafka_bootstrap_servers.split(",") if s.strip()]
+
+
+class SubmissionSettings(CommonSettings):
+    """The submission service: registry, initiatives, outbox relay."""
+
+    submission_port: int = Field(8001, description="HTTP port of the submission service.")
+    submission_database_url: str = Field(
+        "sqlite+aiosqlite:///./var/submission.db",
+        description="SQLAlchemy async URL: SQLite (default) or postgresql+asyncpg://…",
+    )
+
+
+class ScoringSettings(CommonSettings):
+    """The scoring service: counters in Redis, real-time queries."""
+
+    scoring_port: int = Field(8002, description="HTTP port of the scoring service.")
+    scoring_consumer_group: str = Field(
+        "sangkien-scoring", description="Kafka consumer group of the scoring instances."
+    )
+
+
+class NotifierSettings(CommonSettings):
+    """The notifier: lag alerts to union heads."""
+
+    notifier_port: int = Field(8003, description="HTTP port of the notifier.")
+    notifier_database_url: str = Field(
+        "sqlite+aiosqlite:///./var/notifier.db",
+        description="SQLAlchemy async URL of the alert state and delivery log.",
+    )
+    notifier_consumer_group: str = Field(
+        "sangkien-notifier", description="Kafka consumer group of the notifier."
+    )
+    smtp_host: str = Field("127.0.0.1", description="SMTP server for alert emails.")
+    smtp_port: int = Field(1025, description="SMTP server port.")
+    smtp_sender: str = Field("sangkien@localhost", description="From address of alert emails.")
+
+
+ALL_SETTINGS: tuple[type[CommonSettings], ...] = (
+    SubmissionSettings,
+    ScoringSettings,
+    NotifierSettings,
+)
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable that sets a settings field."""
+    return f"{ENV_PREFIX}{field_name.upper()}"
