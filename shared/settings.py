@@ -108,3 +108,25 @@ ALL_SETTINGS: tuple[type[CommonSettings], ...] = (
 def env_name(field_name: str) -> str:
     """The environment variable that sets a settings field."""
     return f"{ENV_PREFIX}{field_name.upper()}"
+
+
+def settings_table() -> str:
+    """Every environment variable of every service as a Markdown table (for the README)."""
+    rows = ["| variable | default | used by | what it sets |", "|---|---|---|---|"]
+    common = set(CommonSettings.model_fields)
+    for name, field in CommonSettings.model_fields.items():
+        rows.append(_row(name, field.default, "all services", field.description))
+    for cls in ALL_SETTINGS:
+        service = cls.__name__.removesuffix("Settings").lower()
+        for name, field in cls.model_fields.items():
+            if name not in common:
+                rows.append(_row(name, field.default, service, field.description))
+    return "\n".join(rows) + "\n"
+
+
+def _row(name: str, default: object, used_by: str, description: str | None) -> str:
+    return f"| `{env_name(name)}` | `{default}` | {used_by} | {description or ''} |"
+
+
+if __name__ == "__main__":
+    print(settings_table(), end="")
