@@ -68,10 +68,11 @@ async def readiness(checks: list[DependencyCheck], timeout: float) -> tuple[int,
     return (503 if required_down else 200), body
 
 
-def health_router(
-    service: str, checks: Callable[[Request], list[DependencyCheck]], *, timeout: float
-) -> APIRouter:
-    """The /healthz, /readyz and /metrics routes of a service."""
+def health_router(service: str, *, timeout: float) -> APIRouter:
+    """The /healthz, /readyz and /metrics routes of a service.
+
+    /readyz checks ``app.state.dependencies``, the list the service's lifespan declares.
+    """
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz", summary="Liveness: the process answers")
@@ -80,7 +81,7 @@ def health_router(
 
     @router.get("/readyz", summary="Readiness: every required dependency answers")
     async def readyz(request: Request) -> JSONResponse:
-        status_code, body = await readiness(checks(request), timeout)
+        status_code, body = await readiness(request.app.state.dependencies, timeout)
         return JSONResponse({"service": service, **body}, status_code=status_code)
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)

@@ -19,6 +19,19 @@ from shared.kafka import ensure_topics, topic_specs
 from shared.settings import CommonSettings, env_name
 
 
+# What the launcher said while starting the session's servers, shown at the end of the run
+# (pytest captures fixture output, and these timings are worth seeing in CI's log).
+_launcher_lines: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the launcher's start lines (where each server listened, how long it took)."""
+    if _launcher_lines:
+        terminalreporter.section("local stack started by the launcher")
+        for line in _launcher_lines:
+            terminalreporter.write_line(line)
+
+
 def _given(field: str) -> str | None:
     return os.environ.get(env_name(field)) or None
 
@@ -31,7 +44,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     from deploy.launcher import start_kafka
 
-    server = start_kafka(workdir=tmp_path_factory.mktemp("kafka"))
+    server = start_kafka(workdir=tmp_path_factory.mktemp("kafka"), log=_launcher_lines.append)
     yield server.bootstrap_servers
     server.stop()
 
@@ -44,7 +57,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     from deploy.launcher import start_redis
 
-    server = start_redis(workdir=tmp_path_factory.mktemp("redis"))
+    server = start_redis(workdir=tmp_path_factory.mktemp("redis"), log=_launcher_lines.append)
     yield server.url
     server.stop()
 
@@ -57,7 +70,7 @@ def postgres_server() -> Iterator[object]:
         return
     from deploy.launcher import start_postgres
 
-    server = start_postgres()
+    server = start_postgres(log=_launcher_lines.append)
     yield server
     server.stop()
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
-from shared.database import check_database, create_engine
-from shared.kafka import check_kafka
+from shared.database import create_engine
 from shared.logging import get_logger
-from shared.observability import DependencyCheck
-from shared.redis import check_redis, create_redis
-from shared.service_app import build_app
+from shared.redis import create_redis
+from shared.service_app import (
+    build_app,
+    database_dependency,
+    kafka_dependency,
+    redis_dependency,
+)
 from shared.settings import NotifierSettings
 
 log = get_logger(__name__)
@@ -24,26 +27,22 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.engine = create_engine(settings.notifier_database_url)
-        app.state.redis = create_redis(settings.redis_url)
+        engine = create_engine(settings.notifier_database_url)
+        redis = create_redis(settings.redis_url)
+        app.state.engine, app.state.redis = engine, redis
+        app.state.dependencies = [
+            database_dependency(engine),
+            redis_dependency(redis, settings),
+            # Not required: email and webhooks still go out; the alerts topic catches up later.
+            kafka_dependency(settings, required=False),
+        ]
         log.info("service.started", port=settings.notifier_port)
         try:
             yield
         finally:
-            await app.state.redis.aclose()
-            await app.state.engine.dispose()
+            await redis.aclose()
+            await engine.dispose()
             log.info("service.stopped")
-
-    def checks(request: Request) -> list[DependencyCheck]:
-        timeout = settings.readiness_timeout_seconds
-        return [
-            DependencyCheck("database", lambda: check_database(request.app.state.engine)),
-            DependencyCheck("redis", lambda: check_redis(request.app.state.redis, timeout=timeout)),
-            # Not required: email and webhooks still go out; the alerts topic catches up later.
-            DependencyCheck(
-                "kafka", lambda: check_kafka(settings.kafka_servers, timeout=timeout), False
-            ),
-        ]
 
     return build_app(
         service="notifier",
@@ -52,5 +51,4 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
         "silenced; by email, webhook and the Kafka alerts topic.",
         settings=settings,
         lifespan=lifespan,
-        checks=checks,
     )

@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
-from shared.kafka import check_kafka
 from shared.logging import get_logger
-from shared.observability import DependencyCheck
-from shared.redis import check_redis, create_redis
-from shared.service_app import build_app
+from shared.redis import create_redis
+from shared.service_app import build_app, kafka_dependency, redis_dependency
 from shared.settings import ScoringSettings
 
 log = get_logger(__name__)
@@ -23,23 +21,19 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.redis = create_redis(settings.redis_url)
+        redis = create_redis(settings.redis_url)
+        app.state.redis = redis
+        app.state.dependencies = [
+            redis_dependency(redis, settings),
+            # Not required: the counters in Redis still answer queries while Kafka is away.
+            kafka_dependency(settings, required=False),
+        ]
         log.info("service.started", port=settings.scoring_port)
         try:
             yield
         finally:
-            await app.state.redis.aclose()
+            await redis.aclose()
             log.info("service.stopped")
-
-    def checks(request: Request) -> list[DependencyCheck]:
-        timeout = settings.readiness_timeout_seconds
-        return [
-            DependencyCheck("redis", lambda: check_redis(request.app.state.redis, timeout=timeout)),
-            # Not required: counters in Redis still answer queries while Kafka is away.
-            DependencyCheck(
-                "kafka", lambda: check_kafka(settings.kafka_servers, timeout=timeout), False
-            ),
-        ]
 
     return build_app(
         service="scoring",
@@ -48,5 +42,4 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
         "answered in real time from Redis.",
         settings=settings,
         lifespan=lifespan,
-        checks=checks,
     )

@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
-from shared.database import check_database, create_engine
-from shared.kafka import check_kafka
+from shared.database import create_engine
 from shared.logging import get_logger
-from shared.observability import DependencyCheck
-from shared.service_app import build_app
+from shared.service_app import build_app, database_dependency, kafka_dependency
 from shared.settings import SubmissionSettings
 
 log = get_logger(__name__)
@@ -23,23 +21,19 @@ def create_app(settings: SubmissionSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.engine = create_engine(settings.submission_database_url)
+        engine = create_engine(settings.submission_database_url)
+        app.state.engine = engine
+        app.state.dependencies = [
+            database_dependency(engine),
+            # Not required: submissions wait in the outbox and are published when Kafka is back.
+            kafka_dependency(settings, required=False),
+        ]
         log.info("service.started", port=settings.submission_port)
         try:
             yield
         finally:
-            await app.state.engine.dispose()
+            await engine.dispose()
             log.info("service.stopped")
-
-    def checks(request: Request) -> list[DependencyCheck]:
-        timeout = settings.readiness_timeout_seconds
-        return [
-            DependencyCheck("database", lambda: check_database(request.app.state.engine)),
-            # Not required: submissions are stored in the outbox and published when Kafka is back.
-            DependencyCheck(
-                "kafka", lambda: check_kafka(settings.kafka_servers, timeout=timeout), False
-            ),
-        ]
 
     return build_app(
         service="submission",
@@ -48,5 +42,4 @@ def create_app(settings: SubmissionSettings | None = None) -> FastAPI:
         "initiatives. Every change is stored, then published to Kafka through an outbox.",
         settings=settings,
         lifespan=lifespan,
-        checks=checks,
     )
