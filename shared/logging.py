@@ -47,9 +47,13 @@ def configure_logging(settings: CommonSettings, *, service: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # uvicorn's --no-access-log leaves the access logger without handlers: keep it that way.
+    access = logging.getLogger("uvicorn.access")
+    if access.handlers:
+        access.handlers[:] = [handler]
     # httpx logs every request at INFO; the services' own request metrics say more, for less.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     structlog.contextvars.bind_contextvars(service=service)

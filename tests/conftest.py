@@ -18,7 +18,6 @@ import pytest
 from shared.kafka import ensure_topics, topic_specs
 from shared.settings import CommonSettings, env_name
 
-
 # What the launcher said while starting the session's servers, shown at the end of the run
 # (pytest captures fixture output, and these timings are worth seeing in CI's log).
 _launcher_lines: list[str] = []

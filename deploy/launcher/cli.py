@@ -30,7 +30,7 @@ def _say(line: str) -> None:
     console.print(line, highlight=False)
 
 
-def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # SIGTERM stops the stack the same way Ctrl-C does
 
 
@@ -48,7 +48,10 @@ def up(
     ] = False,
 ) -> None:
     """Start everything, print the addresses, and stop it all on Ctrl-C or SIGTERM."""
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    # SIGINT too: a shell starts background jobs with SIGINT ignored, and `kill -INT` must still
+    # stop the stack.
+    signal.signal(signal.SIGINT, _stop_on_signal)
+    signal.signal(signal.SIGTERM, _stop_on_signal)
     workdir = workdir.resolve()
     stack = LocalStack(workdir, log=_say)
     exit_code = 0

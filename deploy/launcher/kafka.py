@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -154,11 +155,18 @@ def start_kafka(
     )
     process.start()
     bootstrap = f"127.0.0.1:{port}"
-    process.wait_ready(
-        lambda: asyncio.run(check_kafka(bootstrap, timeout=2.0)) > 0,
-        timeout=timeout,
-        what="answering metadata requests",
-    )
+    # Until the broker listens, aiokafka logs each refused connection as an error: expected here.
+    aiokafka_log = logging.getLogger("aiokafka")
+    level = aiokafka_log.level
+    aiokafka_log.setLevel(logging.CRITICAL)
+    try:
+        process.wait_ready(
+            lambda: asyncio.run(check_kafka(bootstrap, timeout=2.0)) > 0,
+            timeout=timeout,
+            what="answering metadata requests",
+        )
+    finally:
+        aiokafka_log.setLevel(level)
     log(f"kafka: ready on {bootstrap} in {time.monotonic() - started:.1f} s (data {data_dir})")
     return KafkaServer(bootstrap, data_dir, process)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -74,6 +75,8 @@ def test_run_command_starts_everything_ready_and_stops_without_leftovers(
         [sys.executable, "-m", "deploy.launcher", "up", "--workdir", str(tmp_path)],
         cwd=REPO_ROOT, env={**env, "COLUMNS": "200"},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        # As a shell starts a background job (`make run &`): with SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )  # fmt: skip
     output = _wait_for_line(launcher, "stack is up", timeout=180)
     stack_env = dict(
@@ -97,3 +100,26 @@ def test_run_command_starts_everything_ready_and_stops_without_leftovers(
     assert len(children) >= 5  # kafka, redis and the three services
     assert code == 0
     assert [pid for pid in children if _alive(pid)] == []
+
+
+def _log_events(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_services_log_json_lines_and_shut_down_gracefully(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SANGKIEN_")}
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "deploy.launcher", "up", "--workdir", str(tmp_path)],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    _wait_for_line(launcher, "stack is up", timeout=180)
+    launcher.send_signal(signal.SIGINT)
+    launcher.wait(timeout=90)
+
+    for name in SERVICES:
+        events = _log_events(tmp_path / "logs" / f"{name}.log")  # every line must be JSON
+        assert {e["service"] for e in events} == {name}
+        assert [e["event"] for e in events if str(e["event"]).startswith("service.")] == [
+            "service.started",
+            "service.stopped",
+        ]
