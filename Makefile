@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test setup lint typecheck unit schemas clean
+.PHONY: run test setup lint typecheck unit schemas bench clean
 
 run: setup  ## Start Kafka, Redis and the three services; Ctrl-C stops them all
 	$(PY) -m deploy.launcher up
@@ -25,6 +25,10 @@ unit: setup  ## Fast tests only, no servers
 
 schemas:  ## Re-export the events' JSON Schemas after changing a model
 	$(PY) -m shared.events.schemas
+
+bench:  ## Performance figures as ratios against a baseline (bench/README.md)
+	$(PY) bench/codec.py
+	$(PY) bench/producer.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

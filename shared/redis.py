@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from importlib.resources import files
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
@@ -23,12 +22,6 @@ def create_redis(url: str, *, socket_timeout: float = 5.0) -> Redis:
 def register_script(redis: Redis, source: str) -> AsyncScript:
     """Register a Lua script; it is called by SHA and re-loaded after a Redis restart."""
     return redis.register_script(source)
-
-
-def load_script(redis: Redis, package: str, filename: str) -> AsyncScript:
-    """Register a Lua script shipped as a file inside ``package`` (e.g. ``lua/apply.lua``)."""
-    source = files(package).joinpath(filename).read_text(encoding="utf-8")
-    return register_script(redis, source)
 
 
 async def check_redis(redis: Redis, *, timeout: float = 2.0) -> None:
