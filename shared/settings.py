@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
+from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "SANGKIEN_"
@@ -71,6 +72,28 @@ class SubmissionSettings(CommonSettings):
         "sqlite+aiosqlite:///./var/submission.db",
         description="SQLAlchemy async URL: SQLite (default) or postgresql+asyncpg://…",
     )
+    submission_person_key_secret: SecretStr = Field(
+        description="Required secret that turns authors into pseudonymous keys (32+ characters).",
+        min_length=32,
+    )
+    submission_migrate_on_start: bool = Field(
+        True, description="Apply the database migrations when the service starts."
+    )
+    submission_max_body_bytes: int = Field(
+        1_048_576, gt=0, description="Largest JSON request body accepted (413 above it)."
+    )
+    submission_max_upload_bytes: int = Field(
+        10_485_760, gt=0, description="Largest CSV or Excel file accepted for an import."
+    )
+    submission_relay_enabled: bool = Field(
+        True, description="Run the outbox relay in this instance (one instance holds the lease)."
+    )
+    submission_relay_batch_size: int = Field(
+        500, gt=0, description="Outbox rows the relay publishes per round."
+    )
+    submission_relay_idle_seconds: float = Field(
+        0.5, gt=0, description="How often the relay looks for work when nobody wakes it."
+    )
 
 
 class ScoringSettings(CommonSettings):
@@ -125,7 +148,8 @@ def settings_table() -> str:
 
 
 def _row(name: str, default: object, used_by: str, description: str | None) -> str:
-    return f"| `{env_name(name)}` | `{default}` | {used_by} | {description or ''} |"
+    shown = "(required)" if default is PydanticUndefined else f"`{default}`"
+    return f"| `{env_name(name)}` | {shown} | {used_by} | {description or ''} |"
 
 
 if __name__ == "__main__":

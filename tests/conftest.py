@@ -18,6 +18,11 @@ import pytest
 from shared.kafka import ensure_topics, topic_specs
 from shared.settings import CommonSettings, env_name
 
+# The one required secret of the services, for every app a test builds.
+os.environ.setdefault(
+    env_name("submission_person_key_secret"), "test-person-key-secret-" + "x" * 24
+)
+
 # What the launcher said while starting the session's servers, shown at the end of the run
 # (pytest captures fixture output, and these timings are worth seeing in CI's log).
 _launcher_lines: list[str] = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import os
@@ -14,7 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.launcher.errors import LaunchError
-from deploy.launcher.process import Log, ManagedProcess, ensure_port_free, free_port, tail
+from deploy.launcher.process import (
+    Log,
+    ManagedProcess,
+    ensure_port_free,
+    free_port,
+    run_coroutine,
+    tail,
+)
 from shared.kafka.readiness import check_kafka
 
 KAFKA_DIR = Path(__file__).resolve().parents[1] / "kafka"
@@ -148,7 +154,7 @@ def start_kafka(
     # The classpath wildcard is quoted for the JVM to expand, not the shell.
     jvm = [java, f"-Dlog4j2.configurationFile={LOG4J_CONFIG}", "-cp", f"{libs}/*"]
     started = time.monotonic()
-    _format_storage(jvm, config, log_path)
+    _format_storage(jvm, config, log_path, data_dir)
     broker_opts = [f"-Xmx{heap}", "-Xms256m", "-XX:+UseG1GC", "-Djava.awt.headless=true"]
     process = ManagedProcess(
         "kafka", [*jvm, *broker_opts, "kafka.Kafka", str(config)], log_path=log_path
@@ -161,7 +167,7 @@ def start_kafka(
     aiokafka_log.setLevel(logging.CRITICAL)
     try:
         process.wait_ready(
-            lambda: asyncio.run(check_kafka(bootstrap, timeout=2.0)) > 0,
+            lambda: run_coroutine(lambda: check_kafka(bootstrap, timeout=2.0)) > 0,
             timeout=timeout,
             what="answering metadata requests",
         )
@@ -171,8 +177,11 @@ def start_kafka(
     return KafkaServer(bootstrap, data_dir, process)
 
 
-def _format_storage(jvm: list[str], config: Path, log_path: Path) -> None:
+def _format_storage(jvm: list[str], config: Path, log_path: Path, data_dir: Path) -> None:
     """Format KRaft storage once per data folder (a formatted folder is left as it is)."""
+    # Not --ignore-formatted: with a new random cluster id it refuses a formatted folder.
+    if (data_dir / "meta.properties").exists():
+        return
     cluster_id = subprocess.run(
         [*jvm, "kafka.tools.StorageTool", "random-uuid"],
         capture_output=True, text=True, check=False,
@@ -181,9 +190,10 @@ def _format_storage(jvm: list[str], config: Path, log_path: Path) -> None:
         raise LaunchError("kafka: StorageTool random-uuid printed nothing")
     with log_path.open("a") as out:
         result = subprocess.run(
-            [*jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id[-1], "-c", str(config),
-             "--ignore-formatted"],
-            stdout=out, stderr=subprocess.STDOUT, check=False,
-        )  # fmt: skip
+            [*jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id[-1], "-c", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
     if result.returncode != 0:
         raise LaunchError(f"kafka: formatting storage failed:\n{tail(log_path)}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import pwd
 import shutil
@@ -16,7 +15,7 @@ from pathlib import Path
 import asyncpg
 
 from deploy.launcher.errors import LaunchError
-from deploy.launcher.process import Log, ManagedProcess, ensure_port_free, free_port
+from deploy.launcher.process import Log, ManagedProcess, ensure_port_free, free_port, run_coroutine
 from deploy.launcher.system_packages import apt_install
 
 _DEBIAN_ROOT = Path("/usr/lib/postgresql")
@@ -76,7 +75,7 @@ class PostgresServer:
             finally:
                 await conn.close()
 
-        asyncio.run(create())
+        run_coroutine(create)
         return self.database_url(name)
 
     def stop(self) -> None:
@@ -126,7 +125,7 @@ def start_postgres(
             await conn.close()
 
     try:
-        process.wait_ready(lambda: asyncio.run(select_one()), timeout=timeout, what="accepting SQL")
+        process.wait_ready(lambda: run_coroutine(select_one), timeout=timeout, what="accepting SQL")
     except LaunchError:
         shutil.rmtree(data_dir, ignore_errors=True)
         raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import os
@@ -9,12 +10,16 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 from deploy.launcher.errors import LaunchError
 
 _PR_SET_PDEATHSIG = 1
+
+T = TypeVar("T")
 
 Log = Callable[[str], None]
 """Where the launcher writes its progress lines (print by default)."""
@@ -24,6 +29,17 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
     # A launcher killed with SIGKILL cannot clean up; the kernel then sends its children SIGTERM.
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def run_coroutine(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine from synchronous code, also when an event loop is already running in
+    this thread (an async test fixture): then in a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(factory())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(factory())).result()
 
 
 def free_port() -> int:

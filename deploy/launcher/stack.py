@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
+import secrets
 from pathlib import Path
 from typing import Protocol
 
 from deploy.launcher.errors import LaunchError
 from deploy.launcher.kafka import KafkaServer, start_kafka
 from deploy.launcher.postgres import PostgresServer, start_postgres
-from deploy.launcher.process import Log, ManagedProcess, ensure_port_free, free_port
+from deploy.launcher.process import Log, ManagedProcess, ensure_port_free, free_port, run_coroutine
 from deploy.launcher.redis import RedisServer, start_redis
 from deploy.launcher.services import SERVICES, ServiceProcess, start_service
 from shared.kafka.topics import ensure_topics, topic_specs
@@ -52,7 +52,9 @@ class LocalStack:
         """Create the system's topics on the stack's broker."""
         assert self.kafka is not None
         settings = CommonSettings(kafka_bootstrap_servers=self.kafka.bootstrap_servers)
-        created = asyncio.run(ensure_topics(settings.kafka_servers, topic_specs(settings)))
+        created = run_coroutine(
+            lambda: ensure_topics(settings.kafka_servers, topic_specs(settings))
+        )
         if created:
             self.log(f"kafka: created topics {', '.join(created)}")
 
@@ -61,6 +63,7 @@ class LocalStack:
         if self.kafka is None or self.redis is None:
             raise LaunchError("start the infrastructure before the services")
         env = {
+            env_name("submission_person_key_secret"): self._secret("person-key.secret"),
             env_name("kafka_bootstrap_servers"): self.kafka.bootstrap_servers,
             env_name("redis_url"): self.redis.url,
             env_name(
@@ -71,6 +74,15 @@ class LocalStack:
         for name, port in ports.items():
             env[env_name(SERVICES[name].port_setting)] = str(port)
         return env
+
+    def _secret(self, name: str) -> str:
+        """A random secret made on the first run and kept in the work folder (mode 0600)."""
+        path = self.workdir / name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(32))
+        return path.read_text().strip()
 
     def start_services(self, names: list[str], *, preferred_ports: dict[str, int]) -> None:
         """Start the named services, each on its preferred port when free, else a free one."""

@@ -129,3 +129,20 @@ def test_the_kafka_jar_cache_is_reused(kafka_bootstrap: str) -> None:
     assert lines == []
     assert any(libs.glob("kafka_2.13-*.jar"))
     assert os.path.exists(libs / ".complete")
+
+
+async def test_a_restarted_broker_keeps_its_topics(tmp_path: Path) -> None:
+    from shared.kafka import TopicSpec, ensure_topics
+
+    first = start_kafka(workdir=tmp_path, log=lambda _: None)
+    try:
+        await ensure_topics(first.bootstrap_servers, [TopicSpec("kept", 1)])
+    finally:
+        first.stop()
+    second = start_kafka(workdir=tmp_path, log=lambda _: None)  # another port, same data
+    try:
+        created_again = await ensure_topics(second.bootstrap_servers, [TopicSpec("kept", 1)])
+    finally:
+        second.stop()
+
+    assert created_again == []

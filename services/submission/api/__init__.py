@@ -1,0 +1,1 @@
+"""The submission service's HTTP API: routers, request and response schemas, errors."""
