@@ -60,6 +60,7 @@ def up(
         if services:
             preferred = {name: spec.default_port for name, spec in SERVICES.items()}
             stack.start_services(list(SERVICES), preferred_ports=preferred)
+            stack.admin_token()
         _print_addresses(stack, workdir)
         while not (dead := stack.dead()):
             time.sleep(1)
@@ -104,5 +105,7 @@ def _print_addresses(stack: LocalStack, workdir: Path) -> None:
         table.add_row("postgres", stack.postgres.url)
     for name, service in stack.services.items():
         table.add_row(name, f"{service.url}  (API docs: {service.url}/docs)")
+    if stack.services:
+        table.add_row("admin token", str(workdir / "admin.token"))
     console.print(table)
     _say(f"environment for the CLI and tests: source {env_file}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
 from pathlib import Path
 from typing import Protocol
 
@@ -94,6 +96,31 @@ class LocalStack:
             )
             self.services[name] = service
             self._started.append((name, service))
+
+    def admin_token(self) -> Path:
+        """A file holding an admin token over the whole hierarchy, issued on the first run
+        (which also creates the national root unit)."""
+        path = self.workdir / "admin.token"
+        database = self.workdir / "submission.db"
+        if path.exists() and database.exists():
+            return path
+        ports = {name: int(s.url.rsplit(":", 1)[1]) for name, s in self.services.items()}
+        command = ["tokens", "issue", "--role", "admin", "--scope", "tong-ldld-vn"]
+        command += ["--actor", "quan-tri", "--valid-days", "0", "--label", "local stack admin"]
+        command += ["--create-root", "Tổng Liên đoàn Lao động Việt Nam"]
+        result = subprocess.run(
+            [sys.executable, "-m", "services.submission.cli", *command],
+            env={**os.environ, **self.service_env(ports)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise LaunchError(f"could not issue the admin token:\n{result.stderr[-2000:]}")
+        path.touch(mode=0o600)
+        path.write_text(result.stdout.strip().splitlines()[-1] + "\n")
+        self.log(f"submission: admin token for the whole hierarchy in {path}")
+        return path
 
     def dead(self) -> list[str]:
         """Names of started components whose process has exited."""

@@ -102,6 +102,34 @@ def test_run_command_starts_everything_ready_and_stops_without_leftovers(
     assert [pid for pid in children if _alive(pid)] == []
 
 
+def test_the_run_command_leaves_an_admin_token_that_the_api_accepts(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SANGKIEN_")}
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "deploy.launcher", "up", "--workdir", str(tmp_path)],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        _wait_for_line(launcher, "stack is up", timeout=180)
+        stack_env = dict(
+            line.removeprefix("export ").split("=", 1)
+            for line in (tmp_path / "stack.env").read_text().splitlines()
+        )
+        token = (tmp_path / "admin.token").read_text().strip()
+        port = stack_env[env_name("submission_port")]
+        root = httpx.get(
+            f"http://127.0.0.1:{port}/units/tong-ldld-vn",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+    finally:
+        launcher.send_signal(signal.SIGINT)
+        launcher.wait(timeout=90)
+
+    assert root.status_code == 200
+    assert root.json()["level"] == "national"
+    assert (tmp_path / "admin.token").stat().st_mode & 0o077 == 0
+
+
 def _log_events(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
