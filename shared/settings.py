@@ -103,6 +103,9 @@ class ScoringSettings(CommonSettings):
     scoring_consumer_group: str = Field(
         "sangkien-scoring", description="Kafka consumer group of the scoring instances."
     )
+    scoring_consume: bool = Field(
+        True, description="Consume the initiative and registry topics (off: queries only)."
+    )
 
 
 class NotifierSettings(CommonSettings):

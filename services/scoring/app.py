@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from services.scoring.adapters.consumer import ScoringConsumer
+from services.scoring.adapters.registry import RegistryReader
+from services.scoring.api import progress
 from shared.logging import get_logger
 from shared.redis import create_redis
 from shared.service_app import build_app, kafka_dependency, redis_dependency
@@ -28,14 +33,26 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
             # Not required: the counters in Redis still answer queries while Kafka is away.
             kafka_dependency(settings, required=False),
         ]
-        log.info("service.started", port=settings.scoring_port)
+        workers = (
+            [ScoringConsumer(settings, redis), RegistryReader(settings, redis)]
+            if settings.scoring_consume
+            else []
+        )
+        tasks = [asyncio.create_task(_supervise(worker)) for worker in workers]
+        log.info("service.started", port=settings.scoring_port, consuming=bool(workers))
         try:
             yield
         finally:
+            for worker in workers:
+                await worker.stop()
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await redis.aclose()
             log.info("service.stopped")
 
-    return build_app(
+    app = build_app(
         service="scoring",
         title="Sáng kiến — scoring",
         description="Per-union counters of initiatives, rolled up the union hierarchy, "
@@ -43,3 +60,22 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
         settings=settings,
         lifespan=lifespan,
     )
+    app.include_router(progress.router)
+    return app
+
+
+async def _supervise(worker: ScoringConsumer | RegistryReader) -> None:
+    """Run a worker; if Kafka is not there yet or it fails, log and start it again."""
+    delay = 1.0
+    while True:
+        try:
+            await worker.run()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.warning(
+                "worker.failed", worker=type(worker).__name__, error=str(error), retry_in=delay
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)

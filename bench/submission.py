@@ -1,0 +1,1258 @@
+"""Registrations per second through the submission service, against bare inserts of the rows."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import itertools
+import json
+import math
+import os
+import pstats
+import re
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from types import CodeType
+from typing import Any
+
+import greenlet
+import httpx
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import TopicPartition
+from fastapi import FastAPI
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import event, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.submission.adapters.relay import OutboxRelay
+from services.submission.adapters.tables import InitiativeRow, OutboxRow, StatusChangeRow
+from services.submission.app import create_app
+from services.submission.domain.access import Principal, Role
+from services.submission.domain.duplicates import normalize_title
+from services.submission.schemas import MAX_BATCH, CampaignCreate, UnitCreate
+from services.submission.service import campaigns, tokens, units
+from shared.events import UnionLevel
+from shared.kafka.topics import ensure_topics, topic_specs
+from shared.settings import SubmissionSettings, env_name
+
+try:
+    from bench._common import (
+        BASELINE,
+        CANDIDATE,
+        RESULTS_DIR,
+        TITLES,
+        Figure,
+        _git_revision,
+        machine,
+        schedule,
+    )
+except ImportError:  # run as `python bench/submission.py`: bench/ itself is on sys.path
+    from _common import (  # type: ignore[no-redef]
+        BASELINE,
+        CANDIDATE,
+        RESULTS_DIR,
+        TITLES,
+        Figure,
+        _git_revision,
+        machine,
+        schedule,
+    )
+
+DESCRIPTION = f"""\
+Sustained registrations per second through the submission service, with the outbox relay
+publishing to a real Kafka broker, on SQLite and on PostgreSQL.
+
+Candidates (the real app, create_app(settings) with its lifespan and the relay running,
+driven in-process by httpx.AsyncClient over httpx.ASGITransport):
+  single  POST /initiatives, one registration a request, from --concurrency concurrent
+          clients (8); registrations/s over the run, and each request's latency p50/p99.
+  batch   POST /initiatives/batch, --batch-size rows a request (1000, the API's maximum),
+          one request at a time; rows/s over the run.
+Baselines (the same run, the same engine app.state.engine, SQLAlchemy Core insert):
+  single  one INSERT INTO initiatives a transaction, from the same number of concurrent
+          tasks: the floor the storage sets, without HTTP, auth, checks, authors, history,
+          outbox or the duplicate search.
+  batch   one transaction of --batch-size rows (executemany) a request-equivalent.
+
+Every registration has its own title and author, so the duplicate search runs and finds
+nothing. The rows are built before the clock starts, the request bodies already encoded.
+A request that fails (the app raises: a 500 behind a server) is counted, not retried; rates
+count confirmed rows only, latencies successful requests only.
+
+In-process HTTP: the figures measure the app (routing, middleware, validation, use case,
+SQL), not a socket or uvicorn's HTTP parsing; the client's work shares the event loop.
+
+After each candidate run the relay's backlog is drained (not timed; the next run starts
+from an empty outbox) and the drain time reported. At the end of each backend the topics'
+end offsets must add up to the registrations plus the seed events, and to the outbox's
+rows, or the script exits with status 1. Then ~300 single registrations on SQLite run
+under cProfile: the top cumulative entries of the project's code, SQLAlchemy, aiosqlite and
+pydantic, self time by package, SQL statements per registration, and where the wall time
+went (event-loop thread, other threads, waiting).
+
+Broker: {env_name("kafka_bootstrap_servers")} when set (the run's topics are deleted at the
+end), otherwise a throwaway broker started by deploy.launcher (needs Java 17+). PostgreSQL:
+a throwaway cluster started by deploy.launcher (fsync off, as for the tests).
+
+Figures are medians of interleaved rounds, and ratios candidate / bare insert: compare
+ratios between runs, not rates. Results also go to bench/results/submission.json.
+"""
+
+BACKENDS = ("sqlite", "postgresql")
+AIM_BATCH_RATIO = 0.60
+AIM_SINGLE_RATE = 500.0
+AIM_SINGLE_P99_MS = 50.0
+# Bare-insert rows would only warm the engine: a few requests of each kind warm the app too.
+WARMUP_SINGLES, WARMUP_BATCH = 20, 50
+DRAIN_POLL_SECONDS = 0.025
+PROFILE_REGISTRATIONS = 300
+TOP_ENTRIES = 15
+
+CAMPAIGN = "bench-dot-cao-diem"
+ROOT = "tong-ldld-vn"
+OFFICER = "bench-officer-01"
+# A handful of grassroots units in two provinces: the registrar loads each unit once a batch.
+HIERARCHY = [
+    (ROOT, None, UnionLevel.NATIONAL, "Tổng Liên đoàn Lao động Việt Nam"),
+    ("dak-lak", ROOT, UnionLevel.PROVINCE, "LĐLĐ tỉnh Đắk Lắk"),
+    ("dak-lak-giao-duc", "dak-lak", UnionLevel.UPPER_LEVEL, "Công đoàn ngành Giáo dục Đắk Lắk"),
+    ("cdcs-thpt-buon-ma-thuot", "dak-lak-giao-duc", UnionLevel.GRASSROOTS, "CĐCS THPT BMT"),
+    ("cdcs-thpt-chu-van-an", "dak-lak-giao-duc", UnionLevel.GRASSROOTS, "CĐCS THPT CVA"),
+    ("cdcs-thcs-tan-loi", "dak-lak-giao-duc", UnionLevel.GRASSROOTS, "CĐCS THCS Tân Lợi"),
+    ("ha-noi", ROOT, UnionLevel.PROVINCE, "LĐLĐ thành phố Hà Nội"),
+    ("ha-noi-cong-thuong", "ha-noi", UnionLevel.UPPER_LEVEL, "Công đoàn Công Thương Hà Nội"),
+    ("cdcs-co-khi-ha-noi", "ha-noi-cong-thuong", UnionLevel.GRASSROOTS, "CĐCS Cơ khí Hà Nội"),
+    ("cdcs-det-may-8-3", "ha-noi-cong-thuong", UnionLevel.GRASSROOTS, "CĐCS Dệt may 8-3"),
+    ("cdcs-bia-ha-noi", "ha-noi-cong-thuong", UnionLevel.GRASSROOTS, "CĐCS Bia Hà Nội"),
+]
+REPOSITORY = str(Path(__file__).resolve().parent.parent)
+# The profile keeps the code whose cost the service controls; the rest is summed by package.
+PROJECT_CODE = re.compile(re.escape(REPOSITORY) + r"/(services|shared)/")
+PROFILED_CODE = re.compile(PROJECT_CODE.pattern + r"|/(sqlalchemy|sqlmodel|aiosqlite|pydantic)/")
+PACKAGES = (
+    ("project", PROJECT_CODE),
+    ("sqlalchemy+sqlmodel+greenlet", re.compile(r"/(sqlalchemy|sqlmodel)/|greenlet")),
+    ("aiosqlite", re.compile(r"/aiosqlite/")),
+    ("pydantic", re.compile(r"/pydantic(_core)?/|pydantic_core")),
+    ("fastapi+starlette", re.compile(r"/(fastapi|starlette|anyio)/")),
+    ("httpx (client)", re.compile(r"/(httpx|httpcore)/")),
+    ("aiokafka (relay)", re.compile(r"/(aiokafka|kafka)/")),
+    ("prometheus+structlog", re.compile(r"/(prometheus_client|structlog)/")),
+    ("waiting in epoll", re.compile(r"epoll|select\.select")),
+    ("asyncio", re.compile(r"/asyncio/")),
+)
+
+
+class BenchError(RuntimeError):
+    """The run went wrong (an unexpected status, a relay that did not drain): no figures."""
+
+
+@dataclass
+class Service:
+    """The running app, a client on it, an officer's headers and the grassroots units."""
+
+    app: FastAPI
+    client: httpx.AsyncClient
+    settings: SubmissionSettings
+    headers: dict[str, str]
+    units: list[tuple[str, str]]  # (id, stored path) of each grassroots unit
+    seed_events: int
+    serial: Iterator[int] = field(default_factory=itertools.count)
+    registered: int = 0  # created through the API, warm-up included
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The app's engine: the baseline inserts through it too."""
+        engine: AsyncEngine = self.app.state.engine
+        return engine
+
+    @property
+    def relay(self) -> OutboxRelay:
+        """The app's outbox relay."""
+        relay: OutboxRelay = self.app.state.relay
+        return relay
+
+
+@dataclass
+class Run:
+    """One timed run: how long it took, rows confirmed, each successful call's latency (s)."""
+
+    elapsed: float
+    rows: int
+    latencies: list[float]
+    failures: Counter[str] = field(default_factory=Counter)  # error -> requests it failed
+
+    @property
+    def rate(self) -> float:
+        """Rows per second over the run."""
+        return self.rows / self.elapsed
+
+
+@dataclass
+class BackendResult:
+    """Everything measured on one backend."""
+
+    backend: str
+    single: Figure
+    batch: Figure
+    latencies: dict[str, list[float]]  # side -> every single request's latency, all rounds
+    drains: dict[str, list[dict[str, float]]]  # figure -> per candidate run: backlog, seconds
+    failures: dict[str, Counter[str]] = field(default_factory=dict)  # "single candidate" -> …
+    final_drain_seconds: float = 0.0
+    registrations: int = 0
+    seed_events: int = 0
+    outbox_rows: int = 0
+    published: int = 0
+    stored: int = 0  # registrations in the database (a status history row each; bare rows none)
+
+    @property
+    def verified(self) -> bool:
+        """Every registration and seed event is on Kafka, once."""
+        expected = self.registrations + self.seed_events
+        return self.published == expected == self.outbox_rows
+
+
+# --- the app and its data -------------------------------------------------------------------
+
+
+def _settings(
+    database_url: str, bootstrap: str, topics: str, *, relay: bool = True
+) -> SubmissionSettings:
+    """The app's settings: relay on, this run's own topics, the secret from the environment."""
+    return SubmissionSettings(
+        submission_database_url=database_url,
+        submission_relay_enabled=relay,
+        kafka_bootstrap_servers=bootstrap,
+        topic_initiative_events=f"{topics}.initiative-events",
+        topic_registry=f"{topics}.registry",
+        topic_alerts=f"{topics}.alerts",
+        topic_dead_letter=f"{topics}.dead-letter",
+        submission_person_key_secret=os.environ.get(
+            env_name("submission_person_key_secret"), "bench-person-key-secret-" + "x" * 24
+        ),
+        # The app logs nothing per request; WARNING only keeps the lifespan's lines out of the
+        # table, so the figures are the same as at INFO.
+        log_level="WARNING",
+    )
+
+
+@asynccontextmanager
+async def running_service(settings: SubmissionSettings) -> AsyncIterator[Service]:
+    """Start the app (migrations, relay), seed units, a campaign and an officer's token."""
+    await ensure_topics(
+        settings.kafka_servers,
+        topic_specs(settings),
+        replication_factor=settings.kafka_replication_factor,
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        token, grassroots = await _seed(app, settings)
+        async with app.state.engine.connect() as connection:
+            seed_events = (await connection.execute(_OUTBOX_ROWS)).scalar_one()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://submission") as client:
+            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+            yield Service(app, client, settings, headers, grassroots, seed_events)
+
+
+_OUTBOX_ROWS = select(func.count()).select_from(OutboxRow)
+_REGISTERED = select(func.count(func.distinct(StatusChangeRow.initiative_id)))
+
+
+async def _seed(app: FastAPI, settings: SubmissionSettings) -> tuple[str, list[tuple[str, str]]]:
+    """The hierarchy, a campaign covering today, an officer token over the whole tree."""
+    # The same use cases as tests/submission_world.py (tests/ is not a package to import).
+    system = Principal("seed", "seed", Role.ADMIN, ROOT)
+    today = date.today()
+    grassroots = []
+    async with app.state.uow.transaction() as session:
+        for unit_id, parent, level, name in HIERARCHY:
+            row = await units.create_unit(
+                session,
+                settings,
+                system,
+                UnitCreate(id=unit_id, parent_id=parent, level=level, name=name),
+            )
+            await session.flush()
+            if level == UnionLevel.GRASSROOTS:
+                grassroots.append((unit_id, row.path))
+        starts, ends = today - timedelta(days=10), today + timedelta(days=25)
+        body = CampaignCreate(
+            id=CAMPAIGN,
+            name="Đợt cao điểm (benchmark)",
+            organiser_id=ROOT,
+            starts_on=starts,
+            ends_on=ends,
+            eligible_from=starts - timedelta(days=365),
+            eligible_to=ends,
+        )
+        await campaigns.define_campaign(session, settings, system, body, replace=False)
+        issued = await tokens.issue(
+            session,
+            role=Role.OFFICER,
+            scope_union_id=ROOT,
+            actor_id=OFFICER,
+            label="benchmark",
+            valid_for=timedelta(hours=2),
+        )
+    return issued.token, grassroots
+
+
+def _registration(service: Service) -> dict[str, Any]:
+    """A valid registration body, its title and author never used before."""
+    n = next(service.serial)
+    unit_id, _ = service.units[n % len(service.units)]
+    today = date.today()
+    return {
+        "campaign_id": CAMPAIGN,
+        "union_id": unit_id,
+        "title": f"{TITLES[n % len(TITLES)]} số {n}",
+        "summary": "Số hoá hồ sơ nhập học, giảm thời gian chờ của phụ huynh.",
+        "field": "Giáo dục và đào tạo",
+        "authors": [{"name": f"Nguyễn Thị Hoa {n}", "category": "public_service_staff"}],
+        "recognised_by": "initiative_council",
+        "recognised_on": (today - timedelta(days=3)).isoformat(),
+        "application_date": (today - timedelta(days=30)).isoformat(),
+        "estimated_benefit_vnd": 15_000_000 + n,
+    }
+
+
+def _encoded(document: Any) -> bytes:
+    # Encoded before the clock starts: the client's JSON encoding is not the service's cost.
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _bare_row(service: Service) -> dict[str, Any]:
+    """The initiatives row the registrar would write for a fresh registration, as Core values."""
+    body = _registration(service)
+    path = dict(service.units)[body["union_id"]]
+    moment = datetime.now(UTC)
+    return {
+        "id": str(uuid.uuid4()),
+        "campaign_id": body["campaign_id"],
+        "union_id": body["union_id"],
+        "union_path": path,
+        "title": body["title"],
+        "title_normalized": normalize_title(body["title"]),
+        "summary": body["summary"],
+        "field": body["field"],
+        "estimated_benefit_vnd": body["estimated_benefit_vnd"],
+        "application_date": date.fromisoformat(body["application_date"]),
+        "recognised_by": body["recognised_by"],
+        "recognised_on": date.fromisoformat(body["recognised_on"]),
+        "award": None,
+        "attachments": "[]",
+        "entered_by": OFFICER,
+        "external_ref": None,
+        "status": "submitted",
+        "possible_duplicate_of": None,
+        "submitted_at": moment,
+        "updated_at": moment,
+    }
+
+
+# --- the four drivers -----------------------------------------------------------------------
+
+
+async def _concurrently(
+    count: int,
+    concurrency: int,
+    one: Callable[[int], Awaitable[int]],
+    progress: Progress,
+    label: str,
+) -> Run:
+    """Run ``one(i)`` (rows it confirmed) for i < count from ``concurrency`` tasks; time them.
+
+    A call that raises is counted, not retried: the app would answer it with a 500, and a
+    retry of a batch the app half-committed registers its rows twice. The rate counts only
+    the rows confirmed, and the latencies only the calls that succeeded.
+    """
+    task = progress.add_task(label, total=count)
+    indexes = iter(range(count))
+    run = Run(0.0, 0, [])
+
+    async def client() -> None:
+        for i in indexes:  # shared: each task takes the next index as soon as it is free
+            started = time.perf_counter()
+            try:
+                confirmed = await one(i)  # awaited first: `run.rows += await …` loses updates
+            except BenchError:
+                raise
+            except Exception as error:  # what uvicorn would answer with a 500
+                first_line = next(iter(str(error).splitlines()), "")
+                run.failures[f"{type(error).__name__}: {first_line}"] += 1
+            else:
+                run.rows += confirmed
+                run.latencies.append(time.perf_counter() - started)
+            progress.advance(task)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    run.elapsed = time.perf_counter() - started
+    return run
+
+
+async def post_singles(
+    service: Service, count: int, concurrency: int, progress: Progress, label: str
+) -> Run:
+    """Candidate: ``count`` POST /initiatives from ``concurrency`` clients."""
+    bodies = [_encoded(_registration(service)) for _ in range(count)]
+    client, headers = service.client, service.headers
+
+    async def one(i: int) -> int:
+        response = await client.post("/initiatives", content=bodies[i], headers=headers)
+        if response.status_code != 201:
+            raise BenchError(f"POST /initiatives: {response.status_code} {response.text[:500]}")
+        return 1
+
+    run = await _concurrently(count, concurrency, one, progress, label)
+    service.registered += run.rows
+    return run
+
+
+async def bare_singles(
+    service: Service, count: int, concurrency: int, progress: Progress, label: str
+) -> Run:
+    """Baseline: ``count`` one-row transactions into initiatives, same concurrency."""
+    rows = [_bare_row(service) for _ in range(count)]
+    statement = insert(InitiativeRow.__table__)
+    engine = service.engine
+
+    async def one(i: int) -> int:
+        async with engine.begin() as connection:
+            await connection.execute(statement, rows[i])
+        return 1
+
+    return await _concurrently(count, concurrency, one, progress, label)
+
+
+async def post_batches(
+    service: Service, batches: int, size: int, progress: Progress, label: str
+) -> Run:
+    """Candidate: ``batches`` POST /initiatives/batch of ``size`` rows, one at a time."""
+    bodies = [
+        _encoded({"initiatives": [_registration(service) for _ in range(size)]})
+        for _ in range(batches)
+    ]
+    limit = service.settings.submission_max_body_bytes
+    if max(map(len, bodies)) > limit:
+        raise BenchError(f"a batch body is over the service's {limit:,}-byte limit")
+    client, headers = service.client, service.headers
+
+    async def one(i: int) -> int:
+        response = await client.post("/initiatives/batch", content=bodies[i], headers=headers)
+        created = response.json().get("created") if response.status_code == 200 else None
+        if created != size:
+            raise BenchError(f"POST /initiatives/batch: {response.status_code}, created {created}")
+        return size
+
+    run = await _concurrently(batches, 1, one, progress, label)
+    service.registered += run.rows
+    return run
+
+
+async def bare_batches(
+    service: Service, batches: int, size: int, progress: Progress, label: str
+) -> Run:
+    """Baseline: ``batches`` transactions of ``size`` rows (executemany), one at a time."""
+    chunks = [[_bare_row(service) for _ in range(size)] for _ in range(batches)]
+    statement = insert(InitiativeRow.__table__)
+    engine = service.engine
+
+    async def one(i: int) -> int:
+        async with engine.begin() as connection:
+            await connection.execute(statement, chunks[i])
+        return size
+
+    return await _concurrently(batches, 1, one, progress, label)
+
+
+# --- the relay and Kafka --------------------------------------------------------------------
+
+
+async def drain(relay: OutboxRelay, timeout: float) -> tuple[int, float]:
+    """Wait until the relay has published everything; return the backlog and the seconds."""
+    backlog = await relay.pending()
+    started = time.perf_counter()
+    while await relay.pending():
+        if time.perf_counter() - started > timeout:
+            raise BenchError(f"the relay left rows unpublished after {timeout:g} s")
+        await asyncio.sleep(DRAIN_POLL_SECONDS)
+    return backlog, time.perf_counter() - started
+
+
+async def published(settings: SubmissionSettings) -> int:
+    """Records on all of the run's topics: the sum of their partitions' end offsets."""
+    partitions = [
+        TopicPartition(spec.name, partition)
+        for spec in topic_specs(settings)
+        for partition in range(spec.partitions)
+    ]
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await consumer.start()
+    try:
+        return sum((await consumer.end_offsets(partitions)).values())
+    finally:
+        await consumer.stop()
+
+
+async def delete_topics(settings: SubmissionSettings) -> None:
+    """Delete the run's topics (only on a broker that outlives the run)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.delete_topics([spec.name for spec in topic_specs(settings)])
+    finally:
+        await admin.close()
+
+
+# --- one backend ----------------------------------------------------------------------------
+
+
+def _progress(console: Console) -> Progress:
+    # Transient: the bar is for watching; the line printed after each run is the record.
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    return Progress(*columns, console=console, transient=True)
+
+
+async def bench_backend(
+    backend: str, settings: SubmissionSettings, args: argparse.Namespace, console: Console
+) -> BackendResult:
+    """Interleaved rounds of both figures on one backend, then the Kafka check."""
+    result = BackendResult(
+        backend,
+        Figure("single registrations", "registrations/s"),
+        Figure("batch registrations", "rows/s"),
+        latencies={BASELINE: [], CANDIDATE: []},
+        drains={"single": [], "batch": []},
+    )
+    async with running_service(settings) as service:
+        with _progress(console) as progress:
+            # Untimed warm-up: compiled statements, the relay's producer, pydantic's caches.
+            await post_singles(service, WARMUP_SINGLES, args.concurrency, progress, "warm-up")
+            await post_batches(service, 1, WARMUP_BATCH, progress, "warm-up")
+            await bare_singles(service, WARMUP_SINGLES, args.concurrency, progress, "warm-up")
+            await bare_batches(service, 1, WARMUP_BATCH, progress, "warm-up")
+            await drain(service.relay, args.drain_timeout)
+            for round_, side in schedule(args.rounds):
+                for name in ("single", "batch"):
+                    label = f"{backend} {name} {side} round {round_}"
+                    run = await _one_run(service, name, side, args, progress, label)
+                    line = await _record(result, service, name, side, run, args.drain_timeout)
+                    progress.console.print(f"{label}: {line}")
+        _, result.final_drain_seconds = await drain(service.relay, args.drain_timeout)
+        async with service.engine.connect() as connection:
+            result.outbox_rows = (await connection.execute(_OUTBOX_ROWS)).scalar_one()
+            result.stored = (await connection.execute(_REGISTERED)).scalar_one()
+        result.registrations, result.seed_events = service.registered, service.seed_events
+    result.published = await published(settings)
+    verdict = "ok" if result.verified else "[red]MISMATCH[/red]"
+    console.print(
+        f"{backend} Kafka check: end offsets sum {result.published:,}; registrations confirmed "
+        f"by the API {result.registrations:,} + seed events {result.seed_events:,} = "
+        f"{result.registrations + result.seed_events:,}; outbox rows {result.outbox_rows:,} "
+        f"{verdict}"
+    )
+    if result.stored != result.registrations:
+        console.print(
+            f"[red]{backend}: the database holds {result.stored:,} registrations, the API "
+            f"confirmed {result.registrations:,}: requests that failed (500) left rows "
+            "committed[/red]"
+        )
+    return result
+
+
+async def _record(
+    result: BackendResult, service: Service, name: str, side: str, run: Run, timeout: float
+) -> str:
+    """Add a run to the result (draining the relay after a candidate); return its line."""
+    line = f"{run.rows:,} rows confirmed in {run.elapsed:.2f} s, {run.rate:,.0f}/s"
+    if run.failures:
+        result.failures.setdefault(f"{name} {side}", Counter()).update(run.failures)
+        line += f", [red]{run.failures.total()} requests failed[/red]"
+    if name == "single":
+        line += f", p50 {_ms(run.latencies, 0.5)} p99 {_ms(run.latencies, 0.99)} ms"
+        result.latencies[side].extend(run.latencies)
+    if side == CANDIDATE:
+        # Drained before the next run, so no run pays for an earlier one's backlog.
+        backlog, seconds = await drain(service.relay, timeout)
+        result.drains[name].append({"backlog": backlog, "seconds": seconds})
+        line += f"; relay backlog {backlog:,} drained in {seconds:.2f} s"
+    (result.single if name == "single" else result.batch).add(side, run.rate)
+    return line
+
+
+async def _one_run(
+    service: Service,
+    name: str,
+    side: str,
+    args: argparse.Namespace,
+    progress: Progress,
+    label: str,
+) -> Run:
+    """One timed run of a figure's side."""
+    if name == "single":
+        driver = post_singles if side == CANDIDATE else bare_singles
+        return await driver(service, args.singles, args.concurrency, progress, label)
+    batches = post_batches if side == CANDIDATE else bare_batches
+    return await batches(service, args.batches, args.batch_size, progress, label)
+
+
+# --- the profile ----------------------------------------------------------------------------
+
+
+class StatementCounter:
+    """Counts what the engine sends (statements by kind and table, commits, checkouts)."""
+
+    _TABLE = re.compile(r'\b(?:FROM|INTO|UPDATE)\s+"?(\w+)', re.IGNORECASE)
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.counts: Counter[str] = Counter()
+        self._engine = engine.sync_engine
+        self._listeners: list[tuple[Any, str, Callable[..., None]]] = [
+            (self._engine, "before_cursor_execute", self._statement),
+            (self._engine, "commit", lambda *_: self.counts.update(["COMMIT"])),
+            (self._engine.pool, "checkout", lambda *_: self.counts.update(["pool checkout"])),
+            (self._engine.pool, "reset", lambda *_: self.counts.update(["pool reset (rollback)"])),
+        ]
+
+    def _statement(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        verb = statement.split(None, 1)[0].upper()
+        table = self._TABLE.search(statement)
+        self.counts[f"{verb} {table.group(1) if table else ''}".strip()] += 1
+
+    def __enter__(self) -> StatementCounter:
+        for target, name, listener in self._listeners:
+            event.listen(target, name, listener)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for target, name, listener in self._listeners:
+            event.remove(target, name, listener)
+
+
+class StackSampler:
+    """Samples the event-loop thread's stack from a thread of its own, about once a millisecond.
+
+    cProfile misattributes time around greenlet switches, and SQLAlchemy's asyncio layer runs
+    its sync code in greenlets: a stack sample is right whatever switched. A greenlet's frames
+    end where it started, so the suspended main greenlet's frames are joined on below them.
+    """
+
+    def __init__(self, interval: float = 0.001) -> None:
+        self.samples: Counter[tuple[CodeType, ...]] = Counter()  # stack -> seconds
+        self.cpu_seconds = 0.0  # the sampler's own, to leave out of the other threads' CPU
+        self._interval = interval
+        self._thread_id = threading.get_ident()
+        self._main = greenlet.getcurrent()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="stack-sampler", daemon=True)
+
+    def _sample(self) -> None:
+        started, last = time.thread_time(), time.perf_counter()
+        while not self._stop.wait(self._interval):
+            # This thread wakes when the event loop lets go of the GIL: at once while it waits
+            # in epoll, only at the next forced switch (5 ms) while it computes. Weighing each
+            # sample by the time since the last one keeps busy stretches from being undercounted.
+            now = time.perf_counter()
+            codes: list[CodeType] = []
+            for frame in (sys._current_frames().get(self._thread_id), self._main.gr_frame):
+                while frame is not None:  # gr_frame: None unless a child greenlet runs
+                    codes.append(frame.f_code)
+                    frame = frame.f_back
+            self.samples[tuple(codes)] += now - last
+            last = now
+        self.cpu_seconds = time.thread_time() - started
+
+    def __enter__(self) -> StackSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _package(code: CodeType) -> str:
+    """The PACKAGES group of a code object's file, else its package or module name."""
+    where = f"{code.co_filename} {code.co_name}"
+    group = next((name for name, pattern in PACKAGES if pattern.search(where)), None)
+    if group is not None:
+        return group
+    path = Path(code.co_filename)
+    if "site-packages" in path.parts:
+        return path.parts[path.parts.index("site-packages") + 1]
+    return path.parent.name if path.name == "__init__.py" else path.stem
+
+
+def _wall_by_function(samples: Counter[tuple[CodeType, ...]]) -> list[dict[str, Any]]:
+    """Each sample under the innermost project function on its stack, with the leaf's package.
+
+    The event loop waiting in its selector is "idle"; a busy stack without project code is
+    named after its leaf's package (the HTTP client, asyncio, the framework before routing).
+    """
+    total = sum(samples.values())
+    rows: dict[str, Counter[str]] = {}
+    for codes, n in samples.items():
+        leaf = codes[0]
+        if leaf.co_name == "select" and leaf.co_filename.endswith("selectors.py"):
+            name, package = "idle: event loop waiting (SQLite threads, Kafka, disk)", "idle"
+        else:
+            own = next((c for c in codes if PROJECT_CODE.search(c.co_filename)), None)
+            package = _package(leaf)
+            name = (
+                _where((own.co_filename, own.co_firstlineno, own.co_qualname))
+                if own
+                else f"no project code: {package}"
+            )
+        rows.setdefault(name, Counter())[package] += n
+    return sorted(
+        (
+            {
+                "function": name,
+                "share_of_wall": leaves.total() / total,
+                "leaf_packages": {p: k / leaves.total() for p, k in leaves.most_common(3)},
+            }
+            for name, leaves in rows.items()
+        ),
+        key=lambda row: -row["share_of_wall"],
+    )
+
+
+def _wall_under(samples: Counter[tuple[CodeType, ...]], file: str, function: str) -> float:
+    """The share of sampled wall time with ``function`` of ``file`` anywhere on the stack."""
+    hits = sum(
+        seconds
+        for codes, seconds in samples.items()
+        if any(c.co_name == function and c.co_filename.endswith(file) for c in codes)
+    )
+    return hits / (samples.total() or 1.0)
+
+
+@dataclass
+class Examined:
+    """One kind of registration looked at closely: timed, counted, then profiled."""
+
+    run: Run
+    breakdown: dict[str, float]
+    statements: dict[str, float]  # per registration
+    samples: Counter[tuple[CodeType, ...]]
+    stats: pstats.Stats
+    profiled_seconds: float
+
+
+async def _examine(
+    service: Service, run: Callable[[], Awaitable[Run]], count: int, timeout: float
+) -> Examined:
+    """Time ``run`` (with the relay's drain) and count its SQL, then run it again profiled."""
+    relay = service.settings.submission_relay_enabled
+    # Unprofiled first: cProfile slows Python code several-fold, not the waiting.
+    wall, main_cpu, all_cpu = time.perf_counter(), time.thread_time(), time.process_time()
+    with StatementCounter(service.engine) as counter, StackSampler() as sampler:
+        plain = await run()
+        if relay:
+            await drain(service.relay, timeout)
+    wall, main_cpu, all_cpu = (
+        time.perf_counter() - wall,
+        time.thread_time() - main_cpu,
+        time.process_time() - all_cpu - sampler.cpu_seconds,
+    )
+    breakdown = {
+        "wall_ms": wall / count * 1000,
+        "event_loop_thread_cpu_ms": main_cpu / count * 1000,
+        "other_threads_cpu_ms": max(all_cpu - main_cpu, 0.0) / count * 1000,
+        "idle_ms": max(wall - all_cpu, 0.0) / count * 1000,
+    }
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.enable()
+    await run()
+    if relay:
+        await drain(service.relay, timeout)
+    profiler.disable()
+    elapsed = time.perf_counter() - started
+    statements = {kind: n / count for kind, n in counter.counts.items()}
+    return Examined(plain, breakdown, statements, sampler.samples, pstats.Stats(profiler), elapsed)
+
+
+async def profile(
+    settings: SubmissionSettings,
+    relay_off: SubmissionSettings,
+    args: argparse.Namespace,
+    console: Console,
+) -> dict[str, Any]:
+    """Where the time goes on SQLite: floors, then singles one at a time and a batch, profiled."""
+    count = args.profile_registrations
+    floors: dict[str, Run] = {}
+    examined: dict[str, Examined] = {}
+    async with running_service(settings) as service:
+        with _progress(console) as progress:
+            await post_singles(service, WARMUP_SINGLES, 1, progress, "warm-up")
+            await drain(service.relay, args.drain_timeout)
+            client = service.client
+            floors["GET /healthz (HTTP stack, no SQL)"] = await _concurrently(
+                count, 1, lambda _: _healthz(client), progress, "healthz"
+            )
+            floors["bare insert, one at a time"] = await bare_singles(
+                service, count, 1, progress, "bare"
+            )
+            examined["single"] = await _examine(
+                service,
+                lambda: post_singles(service, count, 1, progress, "single"),
+                count,
+                args.drain_timeout,
+            )
+    # The relay off: what waking it after each commit costs the singles; and the batch, which
+    # on SQLite fails whenever the relay commits during it (see the figures).
+    async with running_service(relay_off) as service:
+        with _progress(console) as progress:
+            await post_singles(service, WARMUP_SINGLES, 1, progress, "warm-up")
+            await post_batches(service, 1, WARMUP_BATCH, progress, "warm-up")
+            floors["single, one at a time, relay off"] = await post_singles(
+                service, count, 1, progress, "relay off"
+            )
+            examined["batch"] = await _examine(
+                service,
+                lambda: post_batches(service, 1, count, progress, "batch"),
+                count,
+                args.drain_timeout,
+            )
+    return _print_profile(console, count, floors, examined)
+
+
+async def _healthz(client: httpx.AsyncClient) -> int:
+    """GET /healthz: the in-process HTTP stack's floor (middleware, routing, no SQL)."""
+    (await client.get("/healthz")).raise_for_status()
+    return 1
+
+
+def _where(key: tuple[str, int, str]) -> str:
+    """``file:line(function)``, the file relative to the repository or site-packages."""
+    filename, line, function = key
+    for marker in ("/site-packages/", f"{REPOSITORY}/"):
+        if marker in filename:
+            filename = filename.split(marker, 1)[1]
+    return f"{filename}:{line}({function})" if line else function
+
+
+def _top_entries(
+    stats: pstats.Stats, seconds: float, pattern: re.Pattern[str], limit: int
+) -> list[dict[str, Any]]:
+    """The ``limit`` largest cumulative times of the functions whose file matches ``pattern``."""
+    rows = [
+        (key, calls, cumulative)
+        for key, (_, calls, _, cumulative, _) in stats.stats.items()  # type: ignore[attr-defined]
+        if pattern.search(key[0])
+    ]
+    rows.sort(key=lambda row: row[2], reverse=True)
+    return [
+        {
+            "function": _where(key),
+            "calls": calls,
+            "cumulative_s": cumulative,
+            "share_of_wall": cumulative / seconds,
+        }
+        for key, calls, cumulative in rows[:limit]
+    ]
+
+
+def _print_profile(
+    console: Console, count: int, floors: dict[str, Run], examined: dict[str, Examined]
+) -> dict[str, Any]:
+    """Print the floors, the breakdowns, the SQL per registration and the profiles; return them."""
+    console.print(
+        f"\n[bold]Where the time goes: SQLite, {count} registrations, relay running[/bold]"
+    )
+    document: dict[str, Any] = {"registrations": count, "floors": {}}
+    for name, run in floors.items():
+        p50, p99 = _percentile(run.latencies, 0.5), _percentile(run.latencies, 0.99)
+        console.print(
+            f"{name}: {run.rate:,.0f}/s, p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms"
+        )
+        document["floors"][name] = {"rate": run.rate, "p50_ms": p50 * 1000, "p99_ms": p99 * 1000}
+    what = {
+        "single": "singles one at a time",
+        "batch": f"one batch of {count} rows (relay off)",
+    }
+    for kind, seen in examined.items():
+        b = seen.breakdown
+        console.print(
+            f"{what[kind]}: {seen.run.rate:,.0f}/s; per registration {b['wall_ms']:.2f} ms wall "
+            f"(run + relay drain) = {b['event_loop_thread_cpu_ms']:.2f} ms CPU in the event-loop "
+            f"thread + {b['other_threads_cpu_ms']:.2f} ms CPU in other threads (aiosqlite's, "
+            f"running SQLite) + {b['idle_ms']:.2f} ms idle (disk, Kafka)"
+        )
+    sql = Table(title="What the engine did per registration (the relay's work included)")
+    sql.add_column("statement or event")
+    for kind in examined:
+        sql.add_column(what[kind], justify="right")
+    kinds = sorted(
+        {k for seen in examined.values() for k in seen.statements},
+        key=lambda k: -max(seen.statements.get(k, 0) for seen in examined.values()),
+    )
+    for k in kinds:
+        sql.add_row(k, *(f"{seen.statements.get(k, 0):.2f}" for seen in examined.values()))
+    console.print(sql)
+    for kind, seen in examined.items():
+        wall = _wall_by_function(seen.samples)
+        relay = _wall_under(seen.samples, "adapters/relay.py", "run")
+        sampled = Table(
+            title=f"{what[kind]}: wall time of the event-loop thread, sampled",
+            caption=f"stack samples weighted by wall time ({seen.samples.total():.1f} s); each "
+            "counted under the innermost "
+            "project function on the stack (a middleware's row holds the framework's work "
+            f"below it); the relay's whole share: {relay:.0%}",
+        )
+        sampled.add_column("% wall", justify="right")
+        sampled.add_column("innermost project function")
+        sampled.add_column("where the leaf was")
+        for row in wall[:TOP_ENTRIES]:
+            leaves = ", ".join(f"{p} {k:.0%}" for p, k in row["leaf_packages"].items())
+            sampled.add_row(f"{row['share_of_wall']:.0%}", row["function"], leaves)
+        console.print(sampled)
+        top = _top_entries(seen.stats, seen.profiled_seconds, PROFILED_CODE, TOP_ENTRIES)
+        table = Table(
+            title=f"{what[kind]}: cProfile, top {len(top)} cumulative of the project, "
+            "SQLAlchemy, aiosqlite and pydantic",
+            caption=f"event-loop thread over {seen.profiled_seconds:.2f} s wall; SQLite runs in "
+            "aiosqlite's threads, unseen. Greenlet switches (SQLAlchemy's asyncio layer) "
+            "confuse cProfile's stack: cumulative times near them are inflated, see the sample",
+        )
+        table.add_column("cum. s", justify="right")
+        table.add_column("% wall", justify="right")
+        table.add_column("calls", justify="right")
+        table.add_column("function")
+        for entry in top:
+            table.add_row(
+                f"{entry['cumulative_s']:.3f}",
+                f"{entry['share_of_wall']:.0%}",
+                f"{entry['calls']:,}",
+                entry["function"],
+            )
+        console.print(table)
+        document[kind] = {
+            "rate": seen.run.rate,
+            "breakdown_ms_per_registration": seen.breakdown,
+            "statements_per_registration": seen.statements,
+            "sampled_wall": {
+                "seconds": seen.samples.total(),
+                "relay_share": relay,
+                "rows": wall,
+            },
+            "cprofile_seconds": seen.profiled_seconds,
+            "cprofile_top_cumulative": top,
+        }
+    return document
+
+
+# --- the report -----------------------------------------------------------------------------
+
+
+def _percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (NaN of nothing: every request failed)."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def _ms(values: list[float], q: float) -> str:
+    return f"{_percentile(values, q) * 1000:.1f}"
+
+
+def _aims(result: BackendResult) -> dict[str, Any]:
+    """Whether the issue's two aims are met on this backend."""
+    rate = statistics.median(result.single.candidate)
+    p99_ms = _percentile(result.latencies[CANDIDATE], 0.99) * 1000
+    return {
+        "batch_ratio": result.batch.ratio,
+        "batch_met": result.batch.ratio >= AIM_BATCH_RATIO,
+        "single_rate": rate,
+        "single_p99_ms": p99_ms,
+        "single_met": rate >= AIM_SINGLE_RATE and p99_ms < AIM_SINGLE_P99_MS,
+    }
+
+
+def print_report(console: Console, results: list[BackendResult], args: argparse.Namespace) -> None:
+    """The table, the aims, the relay and the machine."""
+    table = Table(
+        title="Submission service: registrations through the app vs bare inserts",
+        caption=f"median of {args.rounds} interleaved rounds each; latency over all rounds' "
+        f"requests; single: {args.singles:,} requests from {args.concurrency} concurrent "
+        f"clients; batch: {args.batches} × {args.batch_size:,} rows",
+    )
+    for column in ("backend", "figure"):
+        table.add_column(column)
+    for column in ("candidate", "baseline\nbare insert", "ratio\ncand/base"):
+        table.add_column(column, justify="right", style="bold" if "ratio" in column else None)
+    table.add_column("candidate\np50/p99 ms", justify="right")
+    table.add_column("baseline\np50/p99 ms", justify="right")
+    table.add_column("failed\ncand/base", justify="right")
+    for result in results:
+        for name, figure in (("single", result.single), ("batch", result.batch)):
+            single = name == "single"
+            latency = {
+                side: f"{_ms(result.latencies[side], 0.5)}/{_ms(result.latencies[side], 0.99)}"
+                if single
+                else "–"
+                for side in (CANDIDATE, BASELINE)
+            }
+            table.add_row(
+                result.backend,
+                f"{name} {'reg' if single else 'rows'}/s",
+                f"{statistics.median(figure.candidate):,.0f}",
+                f"{statistics.median(figure.baseline):,.0f}",
+                f"{figure.ratio:.2f}×",
+                latency[CANDIDATE],
+                latency[BASELINE],
+                "/".join(
+                    str(result.failures.get(f"{name} {side}", Counter()).total())
+                    for side in (CANDIDATE, BASELINE)
+                ),
+            )
+    console.print("candidate: the app in-process (httpx.ASGITransport), relay publishing to Kafka")
+    console.print("baseline:  INSERT INTO initiatives through app.state.engine (Core), same rows")
+    console.print(table)
+    for result in results:
+        aims = _aims(result)
+        console.print(
+            f"aims on {result.backend}: batch ≥ {AIM_BATCH_RATIO:.0%} of bare: "
+            f"{aims['batch_ratio']:.0%} {_verdict(aims['batch_met'])}; single ≥ "
+            f"{AIM_SINGLE_RATE:.0f}/s with p99 < {AIM_SINGLE_P99_MS:.0f} ms: "
+            f"{aims['single_rate']:,.0f}/s, p99 {aims['single_p99_ms']:.1f} ms "
+            f"{_verdict(aims['single_met'])}"
+        )
+    for result in results:
+        for run, errors in result.failures.items():
+            for error, attempts in errors.most_common():
+                console.print(f"[red]failed on {result.backend}, {run}[/red]: {attempts} × {error}")
+    for result in results:
+        parts = []
+        for name, drains in result.drains.items():
+            backlog = statistics.median(d["backlog"] for d in drains)
+            seconds = [d["seconds"] for d in drains]
+            parts.append(
+                f"after {name} runs backlog median {backlog:,.0f} rows, drained in median "
+                f"{statistics.median(seconds):.2f} s (max {max(seconds):.2f} s)"
+            )
+        console.print(f"relay on {result.backend}: " + "; ".join(parts))
+    info = machine()
+    console.print(f"machine: {info['cpu_count']} CPUs, Python {info['python']}, {info['platform']}")
+    console.print(
+        "note: in-process HTTP (httpx.ASGITransport): measures the app, not a socket or uvicorn; "
+        "the client's own work shares the event loop and is counted in the candidate's time"
+    )
+
+
+def _verdict(met: bool) -> str:
+    return "[green]met[/green]" if met else "[red]NOT met[/red]"
+
+
+def write_results(
+    results: list[BackendResult], profiled: Any, args: argparse.Namespace, broker: str
+) -> Path:
+    """bench/results/submission.json: figures, every round, latencies, aims, relay, profile."""
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / "submission.json"
+    backends = []
+    for result in results:
+        latency = {
+            side: {
+                "p50_ms": _percentile(values, 0.5) * 1000,
+                "p99_ms": _percentile(values, 0.99) * 1000,
+                "requests": len(values),
+            }
+            for side, values in result.latencies.items()
+        }
+        backends.append(
+            {
+                "backend": result.backend,
+                "figures": [result.single.as_json(), result.batch.as_json()],
+                "single_latency": latency,
+                "aims": _aims(result),
+                "failed_attempts": {run: dict(errors) for run, errors in result.failures.items()},
+                "relay_drains": result.drains,
+                "final_drain_seconds": result.final_drain_seconds,
+                "kafka_check": {
+                    "registrations": result.registrations,
+                    "seed_events": result.seed_events,
+                    "outbox_rows": result.outbox_rows,
+                    "registrations_in_database": result.stored,
+                    "end_offsets_sum": result.published,
+                    "ok": result.verified,
+                },
+            }
+        )
+    document = {
+        "benchmark": "submission",
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git": _git_revision(),
+        "machine": machine(),
+        "parameters": {**vars(args), "broker": broker, "transport": "httpx.ASGITransport"},
+        "baseline": "INSERT INTO initiatives through app.state.engine (SQLAlchemy Core)",
+        "candidate": "POST /initiatives and /initiatives/batch, in-process, relay running",
+        "aims": {
+            "batch_ratio": AIM_BATCH_RATIO,
+            "single_rate": AIM_SINGLE_RATE,
+            "single_p99_ms": AIM_SINGLE_P99_MS,
+        },
+        "backends": backends,
+        "profile": profiled,
+    }
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+# --- main -----------------------------------------------------------------------------------
+
+
+async def run_all(
+    args: argparse.Namespace,
+    console: Console,
+    bootstrap: str,
+    urls: dict[str, str],
+    profile_url: str,
+    *,
+    keep_topics: bool,
+) -> tuple[list[BackendResult], Any]:
+    """Each backend in turn, then the profile; the run's topics are deleted on a given broker."""
+    run_id = uuid.uuid4().hex[:8]
+    results, used = [], []
+    try:
+        for backend, url in urls.items():
+            settings = _settings(url, bootstrap, f"bench.submission.{run_id}.{backend}")
+            used.append(settings)
+            results.append(await bench_backend(backend, settings, args, console))
+        profiled = None
+        if args.profile_registrations:
+            settings = _settings(profile_url, bootstrap, f"bench.submission.{run_id}.profile")
+            off = _settings(
+                profile_url.replace(".db", "-relay-off.db"),
+                bootstrap,
+                f"bench.submission.{run_id}.relay-off",
+                relay=False,
+            )
+            used += [settings, off]
+            profiled = await profile(settings, off, args, console)
+    finally:
+        if not keep_topics:
+            for settings in used:
+                await delete_topics(settings)
+    return results, profiled
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Start Kafka (and PostgreSQL), run the backends and the profile, print, write, verify."""
+    parser = argparse.ArgumentParser(
+        prog="bench/submission.py",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--backend",
+        choices=[*BACKENDS, "both"],
+        default="both",
+        help="database(s) to measure (both)",
+    )
+    parser.add_argument(
+        "--singles", type=int, default=1000, help="single registrations per run (1000)"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=8,
+        help="concurrent clients of the single runs and their baseline (8)",
+    )
+    parser.add_argument("--batches", type=int, default=5, help="batches per run (5)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=MAX_BATCH,
+        help=f"rows per batch, at most {MAX_BATCH} (the API's limit) ({MAX_BATCH})",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each side (2)")
+    parser.add_argument(
+        "--profile-registrations",
+        type=int,
+        default=PROFILE_REGISTRATIONS,
+        help=f"sequential registrations profiled on SQLite; 0 skips the "
+        f"profile ({PROFILE_REGISTRATIONS})",
+    )
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=60.0,
+        help="seconds the relay gets to publish a backlog (60)",
+    )
+    args = parser.parse_args(argv)
+    if not 1 <= args.batch_size <= MAX_BATCH:
+        parser.error(f"--batch-size must be 1 to {MAX_BATCH}")
+    # Piped into a log, rich would wrap the tables at 80 columns.
+    console = Console() if sys.stdout.isatty() else Console(width=120)
+    backends = BACKENDS if args.backend == "both" else (args.backend,)
+
+    given = os.environ.get(env_name("kafka_bootstrap_servers"))
+    servers: list[Any] = []
+    with tempfile.TemporaryDirectory(prefix="bench-submission-") as workdir:
+        try:
+            if given:
+                bootstrap = given
+                console.print(f"broker: {bootstrap} (from {env_name('kafka_bootstrap_servers')})")
+            else:
+                from deploy.launcher import start_kafka
+
+                kafka = start_kafka(workdir=Path(workdir) / "kafka", log=console.print)
+                servers.append(kafka)
+                bootstrap = kafka.bootstrap_servers
+            # SQLite files on the same disk as the service's default ./var, not a RAM disk.
+            urls = {"sqlite": f"sqlite+aiosqlite:///{workdir}/submission.db"}
+            if "postgresql" in backends:
+                from deploy.launcher import start_postgres
+
+                postgres = start_postgres(log=console.print)
+                servers.append(postgres)
+                libpq = postgres.create_database(f"bench_submission_{uuid.uuid4().hex[:8]}")
+                urls["postgresql"] = libpq.replace("postgresql://", "postgresql+asyncpg://", 1)
+            urls = {backend: urls[backend] for backend in backends}
+            profile_url = f"sqlite+aiosqlite:///{workdir}/profile.db"
+            results, profiled = asyncio.run(
+                run_all(args, console, bootstrap, urls, profile_url, keep_topics=not given)
+            )
+        except BenchError as error:
+            console.print(f"[red]benchmark failed:[/red] {error}")
+            raise SystemExit(1) from error
+        finally:
+            for server in reversed(servers):
+                server.stop()
+
+    # The profile printed above; the figures last, where a reader looks first.
+    print_report(console, results, args)
+    broker = "given" if given else "throwaway single broker (deploy.launcher)"
+    path = write_results(results, profiled, args, broker)
+    console.print(f"results written to {os.path.relpath(path)}")
+    if not all(result.verified for result in results):
+        console.print("[red]Kafka check failed: records on the topics ≠ registrations + seed[/red]")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

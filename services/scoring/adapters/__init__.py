@@ -1,0 +1,1 @@
+"""The scoring service's adapters: the Lua counter step in Redis, the Kafka consumer."""

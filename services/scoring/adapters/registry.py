@@ -1,0 +1,96 @@
+"""The registry reader: unions, campaigns and targets from the compacted topic into Redis.
+
+It reads the whole topic from its start at every start (a compacted topic keeps one record per
+key: about 150,000 units and their targets) and then follows it; every write is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka import AIOKafkaConsumer
+from redis.asyncio import Redis
+
+from shared.counters import RegistryKeys
+from shared.events import CampaignDefined, TargetSet, UnionUpserted, decode
+from shared.events.codec import EventDecodeError
+from shared.logging import get_logger
+from shared.settings import ScoringSettings
+
+log = get_logger(__name__)
+
+
+async def apply_registry_event(redis: Redis, raw: bytes) -> bool:
+    """Store one registry record; False when it cannot be read (it is logged and skipped)."""
+    try:
+        event = decode(raw)
+    except EventDecodeError as error:
+        log.warning("registry.unreadable", reason=error.reason, detail=error.detail)
+        return False
+    pipe = redis.pipeline(transaction=True)
+    if isinstance(event, UnionUpserted):
+        data = event.data
+        pipe.hset(
+            RegistryKeys.unit(event.union_id),
+            mapping={
+                "name": data.name,
+                "level": data.level.value,
+                "parent_id": data.parent_id or "",
+                "sector": data.sector or "",
+                "emulation_cluster": data.emulation_cluster or "",
+                "members": data.members,
+                "path": "/".join(event.union_path),
+            },
+        )
+        if data.parent_id:
+            pipe.sadd(RegistryKeys.children(data.parent_id), event.union_id)
+    elif isinstance(event, CampaignDefined):
+        pipe.hset(
+            RegistryKeys.campaign(event.campaign_id),
+            mapping={"definition": event.data.model_dump_json(), "organiser_id": event.union_id},
+        )
+        pipe.sadd(RegistryKeys.campaigns(), event.campaign_id)
+    elif isinstance(event, TargetSet):
+        targets = {
+            "assigned_target": event.data.assigned_target,
+            "own_target": event.data.own_target,
+        }
+        key = RegistryKeys.target(event.campaign_id, event.union_id)
+        pipe.delete(key)
+        values = {name: value for name, value in targets.items() if value is not None}
+        if values:
+            pipe.hset(key, mapping=values)
+    await pipe.execute()
+    return True
+
+
+class RegistryReader:
+    """Follows the registry topic into Redis."""
+
+    def __init__(self, settings: ScoringSettings, redis: Redis) -> None:
+        self.settings = settings
+        self.redis = redis
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        """Read from the start, then follow, until ``stop()``."""
+        consumer = AIOKafkaConsumer(
+            self.settings.topic_registry,
+            bootstrap_servers=self.settings.kafka_servers,
+            group_id=None,  # every instance reads the whole registry
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            while not self._stopping.is_set():
+                batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+                for records in batches.values():
+                    for record in records:
+                        await apply_registry_event(self.redis, record.value or b"")
+        finally:
+            await consumer.stop()
+
+    async def stop(self) -> None:
+        """Stop after the batch in hand."""
+        self._stopping.set()

@@ -1,0 +1,66 @@
+"""/campaigns/{campaign}/units/{unit}/…: real-time progress, answered from Redis.
+
+Progress is not personal data: these reads need no token (authors appear nowhere here).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from services.scoring import queries
+
+router = APIRouter(prefix="/campaigns/{campaign_id}/units/{unit_id}", tags=["progress"])
+
+
+def _redis(request: Request) -> Any:
+    return request.app.state.redis
+
+
+def _unknown(campaign_id: str) -> JSONResponse:
+    problem = {"field": "campaign_id", "rule": "exists", "message": f"no campaign {campaign_id!r}"}
+    return JSONResponse(
+        {"error": "not_found", "message": problem["message"], "problems": [problem]},
+        status_code=404,
+    )
+
+
+@router.get("/progress")
+async def unit_progress(campaign_id: str, unit_id: str, request: Request) -> Any:
+    """Counted, registered, under review, valid, rejected, percentage of the unit's own target,
+    expected percentage today, pace, projected total, distinct people, benefit, backlog."""
+    try:
+        return await queries.unit_progress(_redis(request), campaign_id, unit_id)
+    except queries.UnknownCampaign:
+        return _unknown(campaign_id)
+
+
+@router.get("/children")
+async def children(campaign_id: str, unit_id: str, request: Request) -> Any:
+    """The unit's children, ranked by percentage of their own targets."""
+    try:
+        return {"items": await queries.children_ranked(_redis(request), campaign_id, unit_id)}
+    except queries.UnknownCampaign:
+        return _unknown(campaign_id)
+
+
+@router.get("/series")
+async def series(
+    campaign_id: str,
+    unit_id: str,
+    request: Request,
+    period: Annotated[Literal["day", "week"], Query()] = "day",
+) -> Any:
+    """Registrations per campaign-local day or ISO week."""
+    return {
+        "period": period,
+        "counts": await queries.series(_redis(request), campaign_id, unit_id, period),
+    }
+
+
+@router.get("/breakdown")
+async def breakdown(campaign_id: str, unit_id: str, request: Request) -> Any:
+    """Registered and valid initiatives by field and by author category."""
+    return await queries.breakdown(_redis(request), campaign_id, unit_id)

@@ -1,0 +1,1 @@
+"""The scoring service's pure rules: what the counters must equal."""

@@ -1,0 +1,107 @@
+"""Where each counter lives.
+
+Every key of a campaign carries the hash tag ``{c:<campaign>}``: Redis Cluster puts all of a
+campaign's keys in one slot, so the atomic Lua step that updates a unit and all its ancestors
+touches one shard. Campaigns spread over the shards; one campaign (a million initiatives, a few
+hundred MB) fits one shard comfortably.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+
+def iso_week(day: date) -> str:
+    """``2022-W18``: the ISO week a day belongs to (weeks start on Monday)."""
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+@dataclass(frozen=True)
+class CounterKeys:
+    """The keys of one campaign."""
+
+    campaign_id: str
+
+    @property
+    def prefix(self) -> str:
+        """The hash-tagged prefix of every key of the campaign."""
+        return f"{{c:{self.campaign_id}}}"
+
+    def unit(self, unit_id: str) -> str:
+        """Hash of a unit's totals: registered, under_review, valid, rejected, withdrawn,
+        benefit_vnd, people."""
+        return f"{self.prefix}:u:{unit_id}"
+
+    def people(self, unit_id: str) -> str:
+        """Hash person_key → live initiatives in the unit's subtree (distinct people = HLEN)."""
+        return f"{self.prefix}:p:{unit_id}"
+
+    def by_field(self, unit_id: str) -> str:
+        """Hash ``registered|<field>`` and ``valid|<field>`` → count."""
+        return f"{self.prefix}:f:{unit_id}"
+
+    def by_category(self, unit_id: str) -> str:
+        """Hash ``registered|<category>`` and ``valid|<category>`` → authors."""
+        return f"{self.prefix}:a:{unit_id}"
+
+    def by_day(self, unit_id: str) -> str:
+        """Hash ``YYYY-MM-DD`` (campaign-local) → registrations that day."""
+        return f"{self.prefix}:d:{unit_id}"
+
+    def by_week(self, unit_id: str) -> str:
+        """Hash ``YYYY-Www`` → registrations that ISO week."""
+        return f"{self.prefix}:w:{unit_id}"
+
+    def backlog(self, unit_id: str) -> str:
+        """Sorted set of initiatives under review in the subtree, scored by submission time."""
+        return f"{self.prefix}:q:{unit_id}"
+
+    def initiative(self, initiative_id: str) -> str:
+        """Hash of one initiative's state: what the counters already hold of it."""
+        return f"{self.prefix}:i:{initiative_id}"
+
+    def fence(self, topic: str, partition: int) -> str:
+        """The last offset of ``topic``/``partition`` applied to this campaign's counters."""
+        return f"{self.prefix}:o:{topic}:{partition}"
+
+    @property
+    def units(self) -> str:
+        """Set of every unit that has counters (what totals and a wipe walk)."""
+        return f"{self.prefix}:units"
+
+    @property
+    def pattern(self) -> str:
+        """A SCAN pattern for every key of the campaign (a rebuild deletes them)."""
+        return f"{self.prefix}:*"
+
+
+@dataclass(frozen=True)
+class RegistryKeys:
+    """The registry as scoring keeps it in Redis, read from the compacted registry topic."""
+
+    @staticmethod
+    def unit(unit_id: str) -> str:
+        """Hash: name, parent_id, level, sector, emulation_cluster, members, path ("/"-joined)."""
+        return f"reg:u:{unit_id}"
+
+    @staticmethod
+    def children(unit_id: str) -> str:
+        """Set of the unit's direct children."""
+        return f"reg:ch:{unit_id}"
+
+    @staticmethod
+    def campaign(campaign_id: str) -> str:
+        """Hash: the campaign.defined.v1 data as JSON under ``definition``, and its organiser."""
+        return f"reg:c:{campaign_id}"
+
+    @staticmethod
+    def campaigns() -> str:
+        """Set of every campaign id."""
+        return "reg:campaigns"
+
+    @staticmethod
+    def target(campaign_id: str, unit_id: str) -> str:
+        """Hash: assigned_target, own_target (tagged with the campaign, beside its counters)."""
+        return f"{CounterKeys(campaign_id).prefix}:t:{unit_id}"
