@@ -14,7 +14,6 @@ import re
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections import Counter
@@ -23,10 +22,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from types import CodeType
 from typing import Any
 
-import greenlet
 import httpx
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -143,18 +140,6 @@ REPOSITORY = str(Path(__file__).resolve().parent.parent)
 # The profile keeps the code whose cost the service controls; the rest is summed by package.
 PROJECT_CODE = re.compile(re.escape(REPOSITORY) + r"/(services|shared)/")
 PROFILED_CODE = re.compile(PROJECT_CODE.pattern + r"|/(sqlalchemy|sqlmodel|aiosqlite|pydantic)/")
-PACKAGES = (
-    ("project", PROJECT_CODE),
-    ("sqlalchemy+sqlmodel+greenlet", re.compile(r"/(sqlalchemy|sqlmodel)/|greenlet")),
-    ("aiosqlite", re.compile(r"/aiosqlite/")),
-    ("pydantic", re.compile(r"/pydantic(_core)?/|pydantic_core")),
-    ("fastapi+starlette", re.compile(r"/(fastapi|starlette|anyio)/")),
-    ("httpx (client)", re.compile(r"/(httpx|httpcore)/")),
-    ("aiokafka (relay)", re.compile(r"/(aiokafka|kafka)/")),
-    ("prometheus+structlog", re.compile(r"/(prometheus_client|structlog)/")),
-    ("waiting in epoll", re.compile(r"epoll|select\.select")),
-    ("asyncio", re.compile(r"/asyncio/")),
-)
 
 
 class BenchError(RuntimeError):
@@ -650,131 +635,37 @@ class StatementCounter:
             event.remove(target, name, listener)
 
 
-class StackSampler:
-    """Samples the event-loop thread's stack from a thread of its own, about once a millisecond.
-
-    cProfile misattributes time around greenlet switches, and SQLAlchemy's asyncio layer runs
-    its sync code in greenlets: a stack sample is right whatever switched. A greenlet's frames
-    end where it started, so the suspended main greenlet's frames are joined on below them.
-    """
-
-    def __init__(self, interval: float = 0.001) -> None:
-        self.samples: Counter[tuple[CodeType, ...]] = Counter()  # stack -> seconds
-        self.cpu_seconds = 0.0  # the sampler's own, to leave out of the other threads' CPU
-        self._interval = interval
-        self._thread_id = threading.get_ident()
-        self._main = greenlet.getcurrent()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, name="stack-sampler", daemon=True)
-
-    def _sample(self) -> None:
-        started, last = time.thread_time(), time.perf_counter()
-        while not self._stop.wait(self._interval):
-            # This thread wakes when the event loop lets go of the GIL: at once while it waits
-            # in epoll, only at the next forced switch (5 ms) while it computes. Weighing each
-            # sample by the time since the last one keeps busy stretches from being undercounted.
-            now = time.perf_counter()
-            codes: list[CodeType] = []
-            for frame in (sys._current_frames().get(self._thread_id), self._main.gr_frame):
-                while frame is not None:  # gr_frame: None unless a child greenlet runs
-                    codes.append(frame.f_code)
-                    frame = frame.f_back
-            self.samples[tuple(codes)] += now - last
-            last = now
-        self.cpu_seconds = time.thread_time() - started
-
-    def __enter__(self) -> StackSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def _package(code: CodeType) -> str:
-    """The PACKAGES group of a code object's file, else its package or module name."""
-    where = f"{code.co_filename} {code.co_name}"
-    group = next((name for name, pattern in PACKAGES if pattern.search(where)), None)
-    if group is not None:
-        return group
-    path = Path(code.co_filename)
-    if "site-packages" in path.parts:
-        return path.parts[path.parts.index("site-packages") + 1]
-    return path.parent.name if path.name == "__init__.py" else path.stem
-
-
-def _wall_by_function(samples: Counter[tuple[CodeType, ...]]) -> list[dict[str, Any]]:
-    """Each sample under the innermost project function on its stack, with the leaf's package.
-
-    The event loop waiting in its selector is "idle"; a busy stack without project code is
-    named after its leaf's package (the HTTP client, asyncio, the framework before routing).
-    """
-    total = sum(samples.values())
-    rows: dict[str, Counter[str]] = {}
-    for codes, n in samples.items():
-        leaf = codes[0]
-        if leaf.co_name == "select" and leaf.co_filename.endswith("selectors.py"):
-            name, package = "idle: event loop waiting (SQLite threads, Kafka, disk)", "idle"
-        else:
-            own = next((c for c in codes if PROJECT_CODE.search(c.co_filename)), None)
-            package = _package(leaf)
-            name = (
-                _where((own.co_filename, own.co_firstlineno, own.co_qualname))
-                if own
-                else f"no project code: {package}"
-            )
-        rows.setdefault(name, Counter())[package] += n
-    return sorted(
-        (
-            {
-                "function": name,
-                "share_of_wall": leaves.total() / total,
-                "leaf_packages": {p: k / leaves.total() for p, k in leaves.most_common(3)},
-            }
-            for name, leaves in rows.items()
-        ),
-        key=lambda row: -row["share_of_wall"],
-    )
-
-
-def _wall_under(samples: Counter[tuple[CodeType, ...]], file: str, function: str) -> float:
-    """The share of sampled wall time with ``function`` of ``file`` anywhere on the stack."""
-    hits = sum(
-        seconds
-        for codes, seconds in samples.items()
-        if any(c.co_name == function and c.co_filename.endswith(file) for c in codes)
-    )
-    return hits / (samples.total() or 1.0)
-
-
 @dataclass
 class Examined:
-    """One kind of registration looked at closely: timed, counted, then profiled."""
+    """One kind of registration looked at closely: timed and counted, then maybe profiled."""
 
     run: Run
     breakdown: dict[str, float]
     statements: dict[str, float]  # per registration
-    samples: Counter[tuple[CodeType, ...]]
-    stats: pstats.Stats
+    stats: pstats.Stats | None
     profiled_seconds: float
 
 
 async def _examine(
-    service: Service, run: Callable[[], Awaitable[Run]], count: int, timeout: float
+    service: Service,
+    run: Callable[[], Awaitable[Run]],
+    count: int,
+    timeout: float,
+    *,
+    profiled: bool = True,
 ) -> Examined:
     """Time ``run`` (with the relay's drain) and count its SQL, then run it again profiled."""
     relay = service.settings.submission_relay_enabled
     # Unprofiled first: cProfile slows Python code several-fold, not the waiting.
     wall, main_cpu, all_cpu = time.perf_counter(), time.thread_time(), time.process_time()
-    with StatementCounter(service.engine) as counter, StackSampler() as sampler:
+    with StatementCounter(service.engine) as counter:
         plain = await run()
         if relay:
             await drain(service.relay, timeout)
     wall, main_cpu, all_cpu = (
         time.perf_counter() - wall,
         time.thread_time() - main_cpu,
-        time.process_time() - all_cpu - sampler.cpu_seconds,
+        time.process_time() - all_cpu,
     )
     breakdown = {
         "wall_ms": wall / count * 1000,
@@ -782,6 +673,9 @@ async def _examine(
         "other_threads_cpu_ms": max(all_cpu - main_cpu, 0.0) / count * 1000,
         "idle_ms": max(wall - all_cpu, 0.0) / count * 1000,
     }
+    statements = {kind: n / count for kind, n in counter.counts.items()}
+    if not profiled:
+        return Examined(plain, breakdown, statements, None, 0.0)
     profiler = cProfile.Profile()
     started = time.perf_counter()
     profiler.enable()
@@ -790,8 +684,7 @@ async def _examine(
         await drain(service.relay, timeout)
     profiler.disable()
     elapsed = time.perf_counter() - started
-    statements = {kind: n / count for kind, n in counter.counts.items()}
-    return Examined(plain, breakdown, statements, sampler.samples, pstats.Stats(profiler), elapsed)
+    return Examined(plain, breakdown, statements, pstats.Stats(profiler), elapsed)
 
 
 async def profile(
@@ -800,14 +693,15 @@ async def profile(
     args: argparse.Namespace,
     console: Console,
 ) -> dict[str, Any]:
-    """Where the time goes on SQLite: floors, then singles one at a time and a batch, profiled."""
+    """Where the time goes on SQLite: floors, singles with and without the relay, a batch."""
     count = args.profile_registrations
+    timeout = args.drain_timeout
     floors: dict[str, Run] = {}
     examined: dict[str, Examined] = {}
     async with running_service(settings) as service:
         with _progress(console) as progress:
             await post_singles(service, WARMUP_SINGLES, 1, progress, "warm-up")
-            await drain(service.relay, args.drain_timeout)
+            await drain(service.relay, timeout)
             client = service.client
             floors["GET /healthz (HTTP stack, no SQL)"] = await _concurrently(
                 count, 1, lambda _: _healthz(client), progress, "healthz"
@@ -815,11 +709,8 @@ async def profile(
             floors["bare insert, one at a time"] = await bare_singles(
                 service, count, 1, progress, "bare"
             )
-            examined["single"] = await _examine(
-                service,
-                lambda: post_singles(service, count, 1, progress, "single"),
-                count,
-                args.drain_timeout,
+            examined["singles one at a time, relay on"] = await _examine(
+                service, lambda: post_singles(service, count, 1, progress, "single"), count, timeout
             )
     # The relay off: what waking it after each commit costs the singles; and the batch, which
     # on SQLite fails whenever the relay commits during it (see the figures).
@@ -827,14 +718,15 @@ async def profile(
         with _progress(console) as progress:
             await post_singles(service, WARMUP_SINGLES, 1, progress, "warm-up")
             await post_batches(service, 1, WARMUP_BATCH, progress, "warm-up")
-            floors["single, one at a time, relay off"] = await post_singles(
-                service, count, 1, progress, "relay off"
-            )
-            examined["batch"] = await _examine(
+            examined["singles one at a time, relay off"] = await _examine(
                 service,
-                lambda: post_batches(service, 1, count, progress, "batch"),
+                lambda: post_singles(service, count, 1, progress, "relay off"),
                 count,
-                args.drain_timeout,
+                timeout,
+                profiled=False,
+            )
+            examined[f"one batch of {count} rows, relay off"] = await _examine(
+                service, lambda: post_batches(service, 1, count, progress, "batch"), count, timeout
             )
     return _print_profile(console, count, floors, examined)
 
@@ -879,32 +771,26 @@ def _print_profile(
     console: Console, count: int, floors: dict[str, Run], examined: dict[str, Examined]
 ) -> dict[str, Any]:
     """Print the floors, the breakdowns, the SQL per registration and the profiles; return them."""
-    console.print(
-        f"\n[bold]Where the time goes: SQLite, {count} registrations, relay running[/bold]"
-    )
-    document: dict[str, Any] = {"registrations": count, "floors": {}}
+    console.print(f"\n[bold]Where the time goes: SQLite, {count} registrations a run[/bold]")
+    document: dict[str, Any] = {"registrations": count, "floors": {}, "examined": {}}
     for name, run in floors.items():
         p50, p99 = _percentile(run.latencies, 0.5), _percentile(run.latencies, 0.99)
         console.print(
             f"{name}: {run.rate:,.0f}/s, p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms"
         )
         document["floors"][name] = {"rate": run.rate, "p50_ms": p50 * 1000, "p99_ms": p99 * 1000}
-    what = {
-        "single": "singles one at a time",
-        "batch": f"one batch of {count} rows (relay off)",
-    }
-    for kind, seen in examined.items():
-        b = seen.breakdown
+    for name, seen in examined.items():
+        b, run = seen.breakdown, seen.run
         console.print(
-            f"{what[kind]}: {seen.run.rate:,.0f}/s; per registration {b['wall_ms']:.2f} ms wall "
-            f"(run + relay drain) = {b['event_loop_thread_cpu_ms']:.2f} ms CPU in the event-loop "
-            f"thread + {b['other_threads_cpu_ms']:.2f} ms CPU in other threads (aiosqlite's, "
-            f"running SQLite) + {b['idle_ms']:.2f} ms idle (disk, Kafka)"
+            f"{name}: {run.rate:,.0f}/s, p50 {_ms(run.latencies, 0.5)} ms; per registration "
+            f"{b['wall_ms']:.2f} ms wall = {b['event_loop_thread_cpu_ms']:.2f} ms CPU in the "
+            f"event-loop thread + {b['other_threads_cpu_ms']:.2f} ms CPU in other threads "
+            f"(aiosqlite's, running SQLite) + {b['idle_ms']:.2f} ms idle (locks, disk, Kafka)"
         )
     sql = Table(title="What the engine did per registration (the relay's work included)")
     sql.add_column("statement or event")
-    for kind in examined:
-        sql.add_column(what[kind], justify="right")
+    for name in examined:
+        sql.add_column(name.replace(", ", "\n"), justify="right")
     kinds = sorted(
         {k for seen in examined.values() for k in seen.statements},
         key=lambda k: -max(seen.statements.get(k, 0) for seen in examined.values()),
@@ -912,30 +798,22 @@ def _print_profile(
     for k in kinds:
         sql.add_row(k, *(f"{seen.statements.get(k, 0):.2f}" for seen in examined.values()))
     console.print(sql)
-    for kind, seen in examined.items():
-        wall = _wall_by_function(seen.samples)
-        relay = _wall_under(seen.samples, "adapters/relay.py", "run")
-        sampled = Table(
-            title=f"{what[kind]}: wall time of the event-loop thread, sampled",
-            caption=f"stack samples weighted by wall time ({seen.samples.total():.1f} s); each "
-            "counted under the innermost "
-            "project function on the stack (a middleware's row holds the framework's work "
-            f"below it); the relay's whole share: {relay:.0%}",
-        )
-        sampled.add_column("% wall", justify="right")
-        sampled.add_column("innermost project function")
-        sampled.add_column("where the leaf was")
-        for row in wall[:TOP_ENTRIES]:
-            leaves = ", ".join(f"{p} {k:.0%}" for p, k in row["leaf_packages"].items())
-            sampled.add_row(f"{row['share_of_wall']:.0%}", row["function"], leaves)
-        console.print(sampled)
+    for name, seen in examined.items():
+        document["examined"][name] = {
+            "rate": seen.run.rate,
+            "breakdown_ms_per_registration": seen.breakdown,
+            "statements_per_registration": seen.statements,
+        }
+        if seen.stats is None:
+            continue
         top = _top_entries(seen.stats, seen.profiled_seconds, PROFILED_CODE, TOP_ENTRIES)
         table = Table(
-            title=f"{what[kind]}: cProfile, top {len(top)} cumulative of the project, "
-            "SQLAlchemy, aiosqlite and pydantic",
+            title=f"{name}: cProfile, top {len(top)} cumulative of the project, SQLAlchemy, "
+            "aiosqlite and pydantic",
             caption=f"event-loop thread over {seen.profiled_seconds:.2f} s wall; SQLite runs in "
-            "aiosqlite's threads, unseen. Greenlet switches (SQLAlchemy's asyncio layer) "
-            "confuse cProfile's stack: cumulative times near them are inflated, see the sample",
+            "aiosqlite's threads, unseen. cProfile loses track at greenlet switches "
+            "(SQLAlchemy's asyncio layer): coroutines' times hold, SQLAlchemy's sync functions' "
+            "are approximate",
         )
         table.add_column("cum. s", justify="right")
         table.add_column("% wall", justify="right")
@@ -949,15 +827,7 @@ def _print_profile(
                 entry["function"],
             )
         console.print(table)
-        document[kind] = {
-            "rate": seen.run.rate,
-            "breakdown_ms_per_registration": seen.breakdown,
-            "statements_per_registration": seen.statements,
-            "sampled_wall": {
-                "seconds": seen.samples.total(),
-                "relay_share": relay,
-                "rows": wall,
-            },
+        document["examined"][name] |= {
             "cprofile_seconds": seen.profiled_seconds,
             "cprofile_top_cumulative": top,
         }

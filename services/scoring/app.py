@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from services.scoring.adapters.consumer import ScoringConsumer
 from services.scoring.adapters.registry import RegistryReader
-from services.scoring.api import progress
+from services.scoring.api import leaderboards, progress, stream
 from shared.logging import get_logger
 from shared.redis import create_redis
 from shared.service_app import build_app, kafka_dependency, redis_dependency
@@ -60,7 +60,8 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
         settings=settings,
         lifespan=lifespan,
     )
-    app.include_router(progress.router)
+    for router in (progress.router, progress.totals_router, leaderboards.router, stream.router):
+        app.include_router(router)
     return app
 
 

@@ -8,8 +8,11 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from services.scoring.adapters.rankings import leaderboard, rank_of
 from services.scoring.domain.progress import progress
 from shared.counters import CounterKeys, RegistryKeys, read_backlog, read_series, read_unit
+
+__all__ = ["read_backlog"]  # re-exported for the backlog route
 from shared.events import CampaignDefinedData
 
 
@@ -25,6 +28,14 @@ async def campaign(redis: Redis, campaign_id: str) -> CampaignDefinedData:
     return CampaignDefinedData.model_validate_json(definition)
 
 
+async def organiser(redis: Redis, campaign_id: str) -> str:
+    """The unit that runs the campaign (its totals are the campaign's)."""
+    unit_id = await redis.hget(RegistryKeys.campaign(campaign_id), "organiser_id")
+    if unit_id is None:
+        raise UnknownCampaign(campaign_id)
+    return str(unit_id)
+
+
 async def unit_progress(
     redis: Redis, campaign_id: str, unit_id: str, *, at: datetime | None = None
 ) -> dict[str, Any]:
@@ -34,6 +45,14 @@ async def unit_progress(
     counters = await read_unit(redis, campaign_id, unit_id)
     targets = await redis.hgetall(RegistryKeys.target(campaign_id, unit_id))
     waiting, oldest = await read_backlog(redis, campaign_id, unit_id)
+    ranks = {}
+    for name, grouping, group in (
+        ("among_siblings", "children", meta.get("parent_id")),
+        ("in_cluster", "cluster", meta.get("emulation_cluster")),
+    ):
+        if group:
+            rank, size = await rank_of(redis, campaign_id, unit_id, "pct", grouping, group)
+            ranks[name] = {"rank": rank, "of": size}
     result = progress(
         counters,
         definition,
@@ -51,6 +70,7 @@ async def unit_progress(
         **result.__dict__,
         **counters.__dict__,
         "backlog": {"waiting": waiting, "oldest_submitted_at": oldest},
+        "ranks": ranks,
     }
 
 
@@ -96,3 +116,16 @@ async def breakdown(
 
 def _int(value: str | None) -> int | None:
     return int(value) if value not in (None, "") else None
+
+
+async def leaderboard_rows(
+    redis: Redis, campaign_id: str, metric: str, grouping: str, group: str, *, limit: int
+) -> list[dict[str, Any]]:
+    """A ranking's best units, with names."""
+    rows = []
+    for rank, (unit_id, score) in enumerate(
+        await leaderboard(redis, campaign_id, metric, grouping, group, limit=limit), start=1
+    ):
+        name = await redis.hget(RegistryKeys.unit(unit_id), "name")
+        rows.append({"rank": rank, "union_id": unit_id, "name": name, "score": round(score, 2)})
+    return rows

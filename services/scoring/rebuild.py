@@ -13,6 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from redis.asyncio import Redis
 
 from services.scoring.adapters.counters import CounterStore, InitiativeEvent
+from services.scoring.adapters.rankings import Rankings
 from shared.counters import CounterKeys
 from shared.events import (
     EventDecodeError,
@@ -100,6 +101,10 @@ async def rebuild(
             on_progress(done, total)
     finally:
         await consumer.stop()
+    units = sorted(await redis.smembers(CounterKeys(campaign_id).units))
+    rankings = Rankings(redis)
+    for start in range(0, len(units), 1000):
+        await rankings.rescore(campaign_id, units[start : start + 1000])
     return applied
 
 

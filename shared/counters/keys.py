@@ -66,6 +66,11 @@ class CounterKeys:
         """The last offset of ``topic``/``partition`` applied to this campaign's counters."""
         return f"{self.prefix}:o:{topic}:{partition}"
 
+    def ranking(self, metric: str, grouping: str, group: str) -> str:
+        """Sorted set ranking units by ``metric`` (pct, per100, people) within a ``grouping``
+        (ch: a parent's children, cl: an emulation cluster, lv: a level)."""
+        return f"{self.prefix}:rk:{metric}:{grouping}:{group}"
+
     @property
     def units(self) -> str:
         """Set of every unit that has counters (what totals and a wipe walk)."""

@@ -135,3 +135,63 @@ async def test_the_province_reads_27_84_percent_with_696_registered_of_2500(
     assert [c["union_id"] for c in children] == sorted(UPPERS)
     assert sum(c["registered"] for c in children) == 696
     assert unknown.status_code == 404
+
+
+async def test_rankings_follow_counters_and_target_changes(redis_url: str, unique: str) -> None:
+    campaign = f"dak-lak-{unique}"
+    await _seed(redis_url, campaign)
+    redis = create_redis(redis_url)
+    for upper, target in zip(UPPERS, (200, 600), strict=True):  # 348 each: 174% and 58%
+        data = TargetSetData(own_target=target, changed_by="lanh-dao-tinh")
+        path = [ROOT, PROVINCE, upper]
+        await apply_registry_event(
+            redis,
+            encode(
+                TargetSet(
+                    occurred_at=LAUNCH,
+                    campaign_id=campaign,
+                    union_id=upper,
+                    union_path=path,
+                    data=data,
+                )
+            ),
+        )
+    settings = ScoringSettings(
+        redis_url=redis_url, scoring_consume=False, kafka_bootstrap_servers="127.0.0.1:1"
+    )
+
+    with TestClient(create_app(settings)) as client:
+        board = client.get(f"/campaigns/{campaign}/leaderboards/children/{PROVINCE}").json()[
+            "items"
+        ]
+        progress = client.get(f"/campaigns/{campaign}/units/{UPPERS[1]}/progress").json()
+        data = TargetSetData(
+            own_target=100, changed_by="lanh-dao-tinh"
+        )  # the laggard lowers its own target
+        await apply_registry_event(
+            redis,
+            encode(
+                TargetSet(
+                    occurred_at=LAUNCH,
+                    campaign_id=campaign,
+                    union_id=UPPERS[1],
+                    union_path=[ROOT, PROVINCE, UPPERS[1]],
+                    data=data,
+                )
+            ),
+        )
+        after = client.get(f"/campaigns/{campaign}/leaderboards/children/{PROVINCE}").json()[
+            "items"
+        ]
+        totals = client.get(f"/campaigns/{campaign}/totals").json()
+        series = client.get(f"/campaigns/{campaign}/units/{PROVINCE}/series").json()["counts"]
+    await redis.aclose()
+
+    assert [(row["union_id"], row["score"]) for row in board] == [
+        (UPPERS[0], 174.0),
+        (UPPERS[1], 58.0),
+    ]
+    assert progress["ranks"]["among_siblings"] == {"rank": 2, "of": 2}
+    assert [row["union_id"] for row in after] == [UPPERS[1], UPPERS[0]]
+    assert totals["union_id"] == PROVINCE and totals["registered"] == 696
+    assert series == {"2022-04-27": 696}

@@ -10,6 +10,7 @@ but not yet committed is skipped by the fence when it comes again, whoever recei
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Sequence
 
@@ -25,6 +26,7 @@ from services.scoring.adapters.metrics import (
     EVENTS_APPLIED,
     LAG,
 )
+from services.scoring.adapters.rankings import Rankings
 from shared.events import InitiativeReviewed, InitiativeSubmitted, InitiativeWithdrawn
 from shared.kafka import (
     create_consumer,
@@ -37,6 +39,11 @@ from shared.settings import ScoringSettings
 
 log = get_logger(__name__)
 _INITIATIVE_EVENTS = (InitiativeSubmitted, InitiativeReviewed, InitiativeWithdrawn)
+
+
+def changes_channel(campaign_id: str) -> str:
+    """The Redis channel that carries the ids of units whose counters just changed."""
+    return f"scoring:changes:{campaign_id}"
 
 
 def resume_key(topic: str, partition: int) -> str:
@@ -62,6 +69,7 @@ class ScoringConsumer:
         self.settings = settings
         self.redis = redis
         self.store = CounterStore(redis, timezone=settings.timezone)
+        self.rankings = Rankings(redis)
         self.max_records = max_records
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
@@ -143,6 +151,7 @@ class ScoringConsumer:
                 events.append((record.offset, event))
         started = time.perf_counter()
         result = await self.store.apply(tp.topic, tp.partition, events)
+        await self._after_apply(events)
         last = records[-1].offset
         await self.redis.set(resume_key(tp.topic, tp.partition), last)
         APPLY_LATENCY.observe(time.perf_counter() - started)
@@ -152,6 +161,15 @@ class ScoringConsumer:
         highwater = self.consumer.highwater(tp)
         if highwater is not None:
             LAG.labels(str(tp.partition)).set(max(highwater - last - 1, 0))
+
+    async def _after_apply(self, events: list[tuple[int, InitiativeEvent]]) -> None:
+        """Re-score the touched units in the rankings and tell live streams what changed."""
+        touched: dict[str, set[str]] = {}
+        for _, event in events:
+            touched.setdefault(event.campaign_id, set()).update(event.union_path)
+        for campaign_id, units in touched.items():
+            await self.rankings.rescore(campaign_id, units)
+            await self.redis.publish(changes_channel(campaign_id), json.dumps(sorted(units)))
 
     async def _dead_letter_unexpected(
         self, record: ConsumerRecord[bytes, bytes], event_type: str

@@ -11,8 +11,9 @@ import asyncio
 from aiokafka import AIOKafkaConsumer
 from redis.asyncio import Redis
 
-from shared.counters import RegistryKeys
-from shared.events import CampaignDefined, TargetSet, UnionUpserted, decode
+from services.scoring.adapters.rankings import METRICS, Rankings
+from shared.counters import CounterKeys, RegistryKeys
+from shared.events import AnyEvent, CampaignDefined, TargetSet, UnionUpserted, decode
 from shared.events.codec import EventDecodeError
 from shared.logging import get_logger
 from shared.settings import ScoringSettings
@@ -21,12 +22,41 @@ log = get_logger(__name__)
 
 
 async def apply_registry_event(redis: Redis, raw: bytes) -> bool:
-    """Store one registry record; False when it cannot be read (it is logged and skipped)."""
+    """Store one registry record and re-rank what it changes; False when it cannot be read
+    (it is logged and skipped)."""
     try:
         event = decode(raw)
     except EventDecodeError as error:
         log.warning("registry.unreadable", reason=error.reason, detail=error.detail)
         return False
+    before = (
+        await redis.hgetall(RegistryKeys.unit(event.union_id))
+        if isinstance(event, UnionUpserted)
+        else {}
+    )
+    await _store(redis, event)
+    rankings = Rankings(redis)
+    if isinstance(event, TargetSet):
+        await rankings.rescore(event.campaign_id, [event.union_id])
+    elif isinstance(event, UnionUpserted):
+        for campaign_id in await redis.smembers(RegistryKeys.campaigns()):
+            await _leave_old_groups(redis, campaign_id, event.union_id, before)
+            await rankings.rescore(campaign_id, [event.union_id])
+    return True
+
+
+async def _leave_old_groups(
+    redis: Redis, campaign_id: str, unit_id: str, before: dict[str, str]
+) -> None:
+    """A unit that changed emulation cluster leaves the old cluster's rankings."""
+    current = await redis.hget(RegistryKeys.unit(unit_id), "emulation_cluster")
+    old = before.get("emulation_cluster")
+    if old and old != current:
+        for metric in METRICS:
+            await redis.zrem(CounterKeys(campaign_id).ranking(metric, "cl", old), unit_id)
+
+
+async def _store(redis: Redis, event: AnyEvent) -> None:
     pipe = redis.pipeline(transaction=True)
     if isinstance(event, UnionUpserted):
         data = event.data
@@ -61,7 +91,6 @@ async def apply_registry_event(redis: Redis, raw: bytes) -> bool:
         if values:
             pipe.hset(key, mapping=values)
     await pipe.execute()
-    return True
 
 
 class RegistryReader:

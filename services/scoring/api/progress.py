@@ -64,3 +64,23 @@ async def series(
 async def breakdown(campaign_id: str, unit_id: str, request: Request) -> Any:
     """Registered and valid initiatives by field and by author category."""
     return await queries.breakdown(_redis(request), campaign_id, unit_id)
+
+
+@router.get("/backlog")
+async def backlog(campaign_id: str, unit_id: str, request: Request) -> Any:
+    """How many initiatives wait for review in the subtree, and since when the oldest."""
+    waiting, oldest = await queries.read_backlog(_redis(request), campaign_id, unit_id)
+    return {"waiting": waiting, "oldest_submitted_at": oldest}
+
+
+totals_router = APIRouter(tags=["progress"])
+
+
+@totals_router.get("/campaigns/{campaign_id}/totals")
+async def campaign_totals(campaign_id: str, request: Request) -> Any:
+    """The campaign's totals: the progress of the unit that organises it."""
+    try:
+        organiser = await queries.organiser(_redis(request), campaign_id)
+        return await queries.unit_progress(_redis(request), campaign_id, organiser)
+    except queries.UnknownCampaign:
+        return _unknown(campaign_id)
