@@ -637,22 +637,17 @@ class StatementCounter:
 
 @dataclass
 class Examined:
-    """One kind of registration looked at closely: timed and counted, then maybe profiled."""
+    """One kind of registration looked at closely: timed and counted, then profiled."""
 
     run: Run
     breakdown: dict[str, float]
     statements: dict[str, float]  # per registration
-    stats: pstats.Stats | None
+    stats: pstats.Stats
     profiled_seconds: float
 
 
 async def _examine(
-    service: Service,
-    run: Callable[[], Awaitable[Run]],
-    count: int,
-    timeout: float,
-    *,
-    profiled: bool = True,
+    service: Service, run: Callable[[], Awaitable[Run]], count: int, timeout: float
 ) -> Examined:
     """Time ``run`` (with the relay's drain) and count its SQL, then run it again profiled."""
     relay = service.settings.submission_relay_enabled
@@ -674,8 +669,6 @@ async def _examine(
         "idle_ms": max(wall - all_cpu, 0.0) / count * 1000,
     }
     statements = {kind: n / count for kind, n in counter.counts.items()}
-    if not profiled:
-        return Examined(plain, breakdown, statements, None, 0.0)
     profiler = cProfile.Profile()
     started = time.perf_counter()
     profiler.enable()
@@ -723,7 +716,6 @@ async def profile(
                 lambda: post_singles(service, count, 1, progress, "relay off"),
                 count,
                 timeout,
-                profiled=False,
             )
             examined[f"one batch of {count} rows, relay off"] = await _examine(
                 service, lambda: post_batches(service, 1, count, progress, "batch"), count, timeout
@@ -804,8 +796,6 @@ def _print_profile(
             "breakdown_ms_per_registration": seen.breakdown,
             "statements_per_registration": seen.statements,
         }
-        if seen.stats is None:
-            continue
         top = _top_entries(seen.stats, seen.profiled_seconds, PROFILED_CODE, TOP_ENTRIES)
         table = Table(
             title=f"{name}: cProfile, top {len(top)} cumulative of the project, SQLAlchemy, "
