@@ -240,7 +240,7 @@ class Plan:
 def hierarchies(draw: st.DrawFn) -> Hierarchy:
     """A national root, 1-3 provinces, 0-3 upper-level unions each with 1-4 grassroots unions,
     and grassroots unions directly under a province (at least one when it has no upper level)."""
-    units, grassroots = [ROOT], []
+    units, grassroots = [ROOT], list[tuple[str, ...]]()
     for p in range(1, draw(st.integers(1, 3)) + 1):
         province = f"tinh-{p}"
         units.append(province)
@@ -506,7 +506,7 @@ async def test_a_review_before_its_submission_ends_valid(redis: Redis, campaign:
 
 async def test_a_redelivered_batch_changes_nothing(redis: Redis, campaign: str) -> None:
     store = CounterStore(redis)
-    batch = [
+    batch: list[tuple[int, InitiativeEvent]] = [
         (0, submitted(campaign, 0)),
         (1, submitted(campaign, 1, authors=[("p-1b2e4d", AuthorCategory.UNION_OFFICIAL)])),
         (2, reviewed(campaign, 0, ReviewDecision.REJECTED)),
