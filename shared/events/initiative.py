@@ -49,7 +49,8 @@ class InitiativeSubmittedData(ContractModel):
     title: Annotated[Text, MaxChars(300)]
     field: Annotated[Text, MaxChars(100)]
     authors: list[AuthorRef] = Field(min_length=1, max_length=50)
-    estimated_benefit_vnd: int = Field(default=0, ge=0)
+    # 10^15 VND bounds one initiative far above any real one and keeps sums exact in Redis.
+    estimated_benefit_vnd: int = Field(default=0, ge=0, le=10**15)
     application_date: date
     recognised_by: RecognisedBy
     recognised_on: date

@@ -563,14 +563,6 @@ async def test_benefits_of_15_and_16_digits_are_counted_exactly(
     assert (await read_unit(redis, campaign, PROVINCE)).benefit_vnd == sum(benefits)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "apply_batch.lua sums a batch's increments in Lua numbers (doubles) before HINCRBY: "
-        "a unit's benefit in one batch above 2^53 VND is rounded (10 initiatives at the "
-        "submission cap of 10^15 plus one of 1 VND count 10^16, not 10^16 + 1)"
-    ),
-)
 async def test_a_batch_worth_more_than_2_to_the_53_vnd_is_counted_exactly(
     redis: Redis, campaign: str
 ) -> None:

@@ -45,7 +45,10 @@ local function registration(s, id, sign)
   local path, cats, keys = split(s.p), split(s.a), split(s.k)
   for _, unit in ipairs(path) do
     local u = prefix .. ':u:' .. unit
-    add(u, 'registered', sign); add(u, 'benefit_vnd', sign * tonumber(s.b))
+    add(u, 'registered', sign)
+    -- Written at once as a string: summed in Lua numbers (doubles), a batch above 2^53 VND
+    -- would round.
+    if s.b ~= '0' then redis.call('HINCRBY', u, 'benefit_vnd', (sign < 0 and '-' or '') .. s.b) end
     add(prefix .. ':f:' .. unit, 'registered|' .. s.f, sign)
     for _, cat in ipairs(cats) do add(prefix .. ':a:' .. unit, 'registered|' .. cat, sign) end
     add(prefix .. ':d:' .. unit, s.d, sign); add(prefix .. ':w:' .. unit, s.wk, sign)
