@@ -196,3 +196,30 @@ def test_redis_wiped_then_rebuilt_from_the_topic_is_exact(
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{len(events)} events applied" in result.stdout
     assert after == []
+
+
+def test_a_redis_restart_mid_stream_loses_nothing_and_counts_nothing_twice(
+    settings: CommonSettings, tmp_path: Path, unique: str
+) -> None:
+    from deploy.launcher import start_redis
+
+    campaign = f"redis-down-{unique}"
+    events, finals = _stream(campaign)
+    redis = start_redis(workdir=tmp_path / "redis", persistent=True, log=lambda _: None)
+    own = settings.model_copy(update={"redis_url": redis.url})
+    scoring = _scoring(_env(own, f"scoring-{unique}"), tmp_path, "a")
+    try:
+        asyncio.run(_publish(own, events[: len(events) // 2]))
+        time.sleep(1)
+        redis.stop()  # SIGTERM: Redis writes its append-only file and exits
+        asyncio.run(_publish(own, events[len(events) // 2 :]))
+        time.sleep(2)  # the consumer meets a dead Redis and keeps its batch
+        redis = start_redis(
+            workdir=tmp_path / "redis", port=redis.port, persistent=True, log=lambda _: None
+        )
+        wrong = _wait_exact(own.redis_url, campaign, finals, timeout=90)
+    finally:
+        scoring.stop()
+        redis.stop()
+
+    assert wrong == []

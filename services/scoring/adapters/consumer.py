@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from services.scoring.adapters.counters import CounterStore, InitiativeEvent
 from services.scoring.adapters.metrics import (
@@ -119,7 +120,7 @@ class ScoringConsumer:
             try:
                 await self.apply(tp, records)
                 return
-            except (ConnectionError, TimeoutError, OSError) as error:
+            except (RedisError, OSError, TimeoutError) as error:
                 # Redis is away: keep the batch and try again; nothing is committed meanwhile.
                 log.warning(
                     "consumer.apply_failed",
