@@ -29,6 +29,7 @@ schemas:  ## Re-export the events' JSON Schemas after changing a model
 bench:  ## Performance figures as ratios against a baseline (bench/README.md)
 	$(PY) bench/codec.py
 	$(PY) bench/producer.py
+	$(PY) bench/submission.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import functools
 import itertools
 import json
 import math
@@ -18,7 +19,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -34,14 +35,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy import event, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncSession as SQLAlchemyAsyncSession
 
 from services.submission.adapters.relay import OutboxRelay
 from services.submission.adapters.tables import InitiativeRow, OutboxRow, StatusChangeRow
+from services.submission.api import initiatives as initiatives_api
 from services.submission.app import create_app
 from services.submission.domain.access import Principal, Role
 from services.submission.domain.duplicates import normalize_title
 from services.submission.schemas import MAX_BATCH, CampaignCreate, UnitCreate
 from services.submission.service import campaigns, tokens, units
+from services.submission.service import initiatives as initiatives_service
+from services.submission.service.initiatives import Registrar
+from services.submission.service.unit_of_work import UnitOfWork
 from shared.events import UnionLevel
 from shared.kafka.topics import ensure_topics, topic_specs
 from shared.settings import SubmissionSettings, env_name
@@ -96,10 +102,17 @@ SQL), not a socket or uvicorn's HTTP parsing; the client's work shares the event
 After each candidate run the relay's backlog is drained (not timed; the next run starts
 from an empty outbox) and the drain time reported. At the end of each backend the topics'
 end offsets must add up to the registrations plus the seed events, and to the outbox's
-rows, or the script exits with status 1. Then ~300 single registrations on SQLite run
-under cProfile: the top cumulative entries of the project's code, SQLAlchemy, aiosqlite and
-pydantic, self time by package, SQL statements per registration, and where the wall time
-went (event-loop thread, other threads, waiting).
+rows, or the script exits with status 1.
+
+Then where the time goes, on SQLite (--profile-registrations, 300 a run): the floors (GET
+/healthz through the same HTTP stack, bare inserts one at a time); singles one at a time
+with the relay on and off, and one batch with it off (on SQLite a batch fails whenever the
+relay commits during it), each timed (wall = CPU of the event-loop thread + CPU of
+aiosqlite's threads + idle) with its SQL counted, then run again under cProfile (top 15
+cumulative entries of the project, SQLAlchemy, aiosqlite and pydantic); and a registration's
+wall time by span, timed by wrapping the service's functions in this process. cProfile
+cannot follow greenlet switches (SQLAlchemy's asyncio layer): its shares are checked against
+the relay on/off difference, and the spans are the figures to trust.
 
 Broker: {env_name("kafka_bootstrap_servers")} when set (the run's topics are deleted at the
 end), otherwise a throwaway broker started by deploy.launcher (needs Java 17+). PostgreSQL:
@@ -137,7 +150,7 @@ HIERARCHY = [
     ("cdcs-bia-ha-noi", "ha-noi-cong-thuong", UnionLevel.GRASSROOTS, "CĐCS Bia Hà Nội"),
 ]
 REPOSITORY = str(Path(__file__).resolve().parent.parent)
-# The profile keeps the code whose cost the service controls; the rest is summed by package.
+# The profile's table keeps the code whose cost the service controls, and the libraries it picks.
 PROJECT_CODE = re.compile(re.escape(REPOSITORY) + r"/(services|shared)/")
 PROFILED_CODE = re.compile(PROJECT_CODE.pattern + r"|/(sqlalchemy|sqlmodel|aiosqlite|pydantic)/")
 
@@ -248,6 +261,10 @@ async def running_service(settings: SubmissionSettings) -> AsyncIterator[Service
         token, grassroots = await _seed(app, settings)
         async with app.state.engine.connect() as connection:
             seed_events = (await connection.execute(_OUTBOX_ROWS)).scalar_one()
+        # In-process over ASGI, not uvicorn on a socket: the baseline must insert through this
+        # app's own engine, the drain check asks this app's relay, and the profile needs this
+        # process. A socket would add uvicorn's HTTP parsing and a second Python process on two
+        # cores already shared with Kafka and PostgreSQL: the machine more than the app.
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://submission") as client:
             headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -635,6 +652,98 @@ class StatementCounter:
             event.remove(target, name, listener)
 
 
+def _phases() -> list[tuple[str, Any, str, str]]:
+    """The spans timed by wrapping: label, owner, attribute, kind (cm, async or sync)."""
+    # Each is patched where it is looked up at call time (a module that imported it by name).
+    return [
+        ("authentication: read-only session, token SELECT", UnitOfWork, "read_only", "cm"),
+        ("write transaction, BEGIN to COMMIT and close", UnitOfWork, "transaction", "cm"),
+        ("  Registrar.register: unit, campaign, rules, _write", Registrar, "register", "async"),
+        ("    Registrar._write: keys, duplicates, rows, 1st flush", Registrar, "_write", "async"),
+        (
+            "      duplicate search (_candidates, one SELECT)",
+            initiatives_service,
+            "_candidates",
+            "async",
+        ),
+        (
+            "      outbox event built and encoded (stage_event)",
+            initiatives_service,
+            "stage_event",
+            "sync",
+        ),
+        (
+            "  read-back for the response (get_initiative)",
+            initiatives_api,
+            "get_initiative",
+            "async",
+        ),
+        ("  ORM flushes, both (the INSERTs)", SQLAlchemyAsyncSession, "flush", "async"),
+    ]
+
+
+class _TimedContext:
+    """An async context manager that adds its wall time, enter to exit, to a counter."""
+
+    def __init__(self, inner: Any, label: str, spent: Counter[str]) -> None:
+        self._inner, self._label, self._spent = inner, label, spent
+
+    async def __aenter__(self) -> Any:
+        self._started = time.perf_counter()
+        return await self._inner.__aenter__()
+
+    async def __aexit__(self, *exc: Any) -> Any:
+        try:
+            return await self._inner.__aexit__(*exc)
+        finally:
+            self._spent[self._label] += time.perf_counter() - self._started
+
+
+def _timed(original: Any, label: str, kind: str, spent: Counter[str]) -> Any:
+    """``original`` wrapped to add each call's wall time to ``spent[label]``."""
+    if kind == "cm":
+
+        def context(*args: Any, **kwargs: Any) -> _TimedContext:
+            return _TimedContext(original(*args, **kwargs), label, spent)
+
+        return functools.wraps(original)(context)
+    if kind == "async":
+
+        async def coroutine(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                spent[label] += time.perf_counter() - started
+
+        return functools.wraps(original)(coroutine)
+
+    def function(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent[label] += time.perf_counter() - started
+
+    return functools.wraps(original)(function)
+
+
+@contextmanager
+def phase_timers() -> Iterator[Counter[str]]:
+    """Time the spans of :func:`_phases` while the block runs (seconds, summed per label)."""
+    spent: Counter[str] = Counter()
+    patched = []
+    try:
+        for label, owner, attribute, kind in _phases():
+            original = owner.__dict__[attribute]
+            setattr(owner, attribute, _timed(original, label, kind, spent))
+            patched.append((owner, attribute, original))
+        yield spent
+    finally:
+        for owner, attribute, original in patched:
+            setattr(owner, attribute, original)
+
+
 @dataclass
 class Examined:
     """One kind of registration looked at closely: timed and counted, then profiled."""
@@ -720,7 +829,11 @@ async def profile(
             examined[f"one batch of {count} rows, relay off"] = await _examine(
                 service, lambda: post_batches(service, 1, count, progress, "batch"), count, timeout
             )
-    return _print_profile(console, count, floors, examined)
+            # Wall time by span, one at a time and with nothing else running: exact, unlike a
+            # profile, and the spans' sum can be checked against the client's round trip.
+            with phase_timers() as spent:
+                timed = await post_singles(service, count, 1, progress, "phases")
+    return _print_profile(console, count, floors, examined, spent, timed)
 
 
 async def _healthz(client: httpx.AsyncClient) -> int:
@@ -760,9 +873,14 @@ def _top_entries(
 
 
 def _print_profile(
-    console: Console, count: int, floors: dict[str, Run], examined: dict[str, Examined]
+    console: Console,
+    count: int,
+    floors: dict[str, Run],
+    examined: dict[str, Examined],
+    spent: Counter[str],
+    timed: Run,
 ) -> dict[str, Any]:
-    """Print the floors, the breakdowns, the SQL per registration and the profiles; return them."""
+    """Print floors, breakdowns, SQL per registration, spans and profiles; return them."""
     console.print(f"\n[bold]Where the time goes: SQLite, {count} registrations a run[/bold]")
     document: dict[str, Any] = {"registrations": count, "floors": {}, "examined": {}}
     for name, run in floors.items():
@@ -790,6 +908,7 @@ def _print_profile(
     for k in kinds:
         sql.add_row(k, *(f"{seen.statements.get(k, 0):.2f}" for seen in examined.values()))
     console.print(sql)
+    document["spans_ms_per_registration"] = _print_spans(console, spent, timed)
     for name, seen in examined.items():
         document["examined"][name] = {
             "rate": seen.run.rate,
@@ -802,8 +921,7 @@ def _print_profile(
             "aiosqlite and pydantic",
             caption=f"event-loop thread over {seen.profiled_seconds:.2f} s wall; SQLite runs in "
             "aiosqlite's threads, unseen. cProfile loses track at greenlet switches "
-            "(SQLAlchemy's asyncio layer): coroutines' times hold, SQLAlchemy's sync functions' "
-            "are approximate",
+            "(SQLAlchemy's asyncio layer), so shares are distorted: see the cross-check below",
         )
         table.add_column("cum. s", justify="right")
         table.add_column("% wall", justify="right")
@@ -821,7 +939,61 @@ def _print_profile(
             "cprofile_seconds": seen.profiled_seconds,
             "cprofile_top_cumulative": top,
         }
+    document["cprofile_check"] = _cross_check(console, examined)
     return document
+
+
+def _print_spans(console: Console, spent: Counter[str], timed: Run) -> dict[str, float]:
+    """The wall time of each timed span per registration, and what lies outside them."""
+    count = max(timed.rows, 1)
+    request = sum(timed.latencies) / count
+    spans = {label: spent[label] / count for label, *_ in _phases()}  # in nesting order
+    outside = request - sum(seconds for label, seconds in spans.items() if label[0] != " ")
+    spans["HTTP stack, body validation, response (the rest)"] = outside
+    table = Table(
+        title=f"One registration at a time, relay off: wall time by span ({timed.rate:,.0f}/s)",
+        caption="spans timed by wrapping the service's functions in this process; indented "
+        f"spans run inside the one above; the request: {request * 1000:.2f} ms",
+    )
+    table.add_column("span")
+    table.add_column("ms per registration", justify="right")
+    table.add_column("% of request", justify="right")
+    for label, seconds in spans.items():
+        table.add_row(label, f"{seconds * 1000:.2f}", f"{seconds / request:.0%}")
+    console.print(table)
+    return {label: seconds * 1000 for label, seconds in spans.items()} | {"request": request * 1000}
+
+
+def _cross_check(console: Console, examined: dict[str, Examined]) -> dict[str, float]:
+    """cProfile's share for the relay against what switching it off saves."""
+    on = examined["singles one at a time, relay on"]
+    off = examined["singles one at a time, relay off"]
+    measured = 1 - off.breakdown["wall_ms"] / on.breakdown["wall_ms"]
+    stats = on.stats.stats  # type: ignore[attr-defined]
+    profiled = (
+        next(
+            (
+                v[3]
+                for k, v in stats.items()
+                if k[0].endswith("adapters/relay.py") and k[2] == "run"
+            ),
+            0.0,
+        )
+        / on.profiled_seconds
+    )
+    largest = max(v[3] for v in stats.values()) / on.profiled_seconds
+    console.print(
+        f"cross-check: switching the relay off saves {measured:.0%} of the wall time per single "
+        f"registration; cProfile puts {profiled:.0%} under relay.py run. cProfile cannot follow "
+        "greenlet switches (SQLAlchemy's asyncio layer): its largest cumulative entry is "
+        f"{largest:.0%} of the wall it profiled. Trust the spans and the on/off comparison; read "
+        "the profiles for which code runs, not for shares"
+    )
+    return {
+        "relay_share_on_off": measured,
+        "relay_share_cprofile": profiled,
+        "largest_cumulative_share": largest,
+    }
 
 
 # --- the report -----------------------------------------------------------------------------
@@ -852,7 +1024,9 @@ def _aims(result: BackendResult) -> dict[str, Any]:
     }
 
 
-def print_report(console: Console, results: list[BackendResult], args: argparse.Namespace) -> None:
+def print_report(
+    console: Console, results: list[BackendResult], args: argparse.Namespace, load: float
+) -> None:
     """The table, the aims, the relay and the machine."""
     table = Table(
         title="Submission service: registrations through the app vs bare inserts",
@@ -916,7 +1090,10 @@ def print_report(console: Console, results: list[BackendResult], args: argparse.
             )
         console.print(f"relay on {result.backend}: " + "; ".join(parts))
     info = machine()
-    console.print(f"machine: {info['cpu_count']} CPUs, Python {info['python']}, {info['platform']}")
+    console.print(
+        f"machine: {info['cpu_count']} CPUs, Python {info['python']}, {info['platform']}; "
+        f"load average before the run {load:.2f} (other work on these cores skews every figure)"
+    )
     console.print(
         "note: in-process HTTP (httpx.ASGITransport): measures the app, not a socket or uvicorn; "
         "the client's own work shares the event loop and is counted in the candidate's time"
@@ -928,7 +1105,11 @@ def _verdict(met: bool) -> str:
 
 
 def write_results(
-    results: list[BackendResult], profiled: Any, args: argparse.Namespace, broker: str
+    results: list[BackendResult],
+    profiled: Any,
+    args: argparse.Namespace,
+    broker: str,
+    load: float,
 ) -> Path:
     """bench/results/submission.json: figures, every round, latencies, aims, relay, profile."""
     RESULTS_DIR.mkdir(exist_ok=True)
@@ -949,7 +1130,7 @@ def write_results(
                 "figures": [result.single.as_json(), result.batch.as_json()],
                 "single_latency": latency,
                 "aims": _aims(result),
-                "failed_attempts": {run: dict(errors) for run, errors in result.failures.items()},
+                "failed_requests": {run: dict(errors) for run, errors in result.failures.items()},
                 "relay_drains": result.drains,
                 "final_drain_seconds": result.final_drain_seconds,
                 "kafka_check": {
@@ -966,7 +1147,7 @@ def write_results(
         "benchmark": "submission",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "git": _git_revision(),
-        "machine": machine(),
+        "machine": machine() | {"load_average_before": load},
         "parameters": {**vars(args), "broker": broker, "transport": "httpx.ASGITransport"},
         "baseline": "INSERT INTO initiatives through app.state.engine (SQLAlchemy Core)",
         "candidate": "POST /initiatives and /initiatives/batch, in-process, relay running",
@@ -1068,6 +1249,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--batch-size must be 1 to {MAX_BATCH}")
     # Piped into a log, rich would wrap the tables at 80 columns.
     console = Console() if sys.stdout.isatty() else Console(width=120)
+    load = os.getloadavg()[0]  # before this script starts anything
     backends = BACKENDS if args.backend == "both" else (args.backend,)
 
     given = os.environ.get(env_name("kafka_bootstrap_servers"))
@@ -1105,9 +1287,9 @@ def main(argv: list[str] | None = None) -> None:
                 server.stop()
 
     # The profile printed above; the figures last, where a reader looks first.
-    print_report(console, results, args)
+    print_report(console, results, args, load)
     broker = "given" if given else "throwaway single broker (deploy.launcher)"
-    path = write_results(results, profiled, args, broker)
+    path = write_results(results, profiled, args, broker, load)
     console.print(f"results written to {os.path.relpath(path)}")
     if not all(result.verified for result in results):
         console.print("[red]Kafka check failed: records on the topics ≠ registrations + seed[/red]")

@@ -10,6 +10,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
+WRITE_OPTION = "sangkien_write"
+"""Execution option marking a connection that will write (SQLite then begins IMMEDIATE)."""
+
+
 def create_engine(url: str, **options: Any) -> AsyncEngine:
     """An async engine for ``url``; a SQLite file's folder is created and WAL turned on."""
     parsed = make_url(url)
@@ -21,12 +25,22 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-        # WAL lets readers run while one writer commits; busy_timeout waits instead of failing.
+        # The driver's own transaction handling never sends BEGIN, so a SAVEPOINT would open
+        # the transaction and its release would commit it: take over and send BEGIN ourselves.
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # WAL lets readers run while one writer commits; busy_timeout waits instead of failing.
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _sqlite_begin(connection: Any) -> None:
+        # A writer takes the write lock at BEGIN: a deferred transaction that reads, then
+        # writes after another writer committed, fails at once whatever busy_timeout says.
+        immediate = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 

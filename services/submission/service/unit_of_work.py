@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.database import WRITE_OPTION
+
 
 class UnitOfWork:
     """Opens sessions on one engine; ``transaction()`` commits on success, rolls back on error."""
@@ -21,6 +23,7 @@ class UnitOfWork:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session in a transaction, committed when the block ends without error."""
         async with self._sessions() as session, session.begin():
+            await session.connection(execution_options={WRITE_OPTION: True})
             yield session
         if session.info.get("outbox_staged"):
             self._on_events_committed()
