@@ -13,6 +13,7 @@ from shared.events import (
     AuthorRef,
     CampaignDefined,
     CampaignDefinedData,
+    CountedStatus,
     InitiativeReviewed,
     InitiativeReviewedData,
     InitiativeSubmitted,
@@ -224,3 +225,53 @@ def sample_events() -> list[AnyEvent]:
         lag_alert_raised(),
         lag_alert_resolved(),
     ]
+
+
+def union_event(path: list[str], level: UnionLevel, *, members: int = 100) -> UnionUpserted:
+    """A unit at the end of ``path``, as the registry topic carries it."""
+    data = UnionUpsertedData(
+        name=f"Đơn vị {path[-1]}",
+        level=level,
+        parent_id=path[-2] if len(path) > 1 else None,
+        members=members,
+    )
+    return UnionUpserted(
+        occurred_at=datetime(2022, 4, 27, 8, tzinfo=ICT),
+        campaign_id=None,
+        union_id=path[-1],
+        union_path=path,
+        data=data,
+    )
+
+
+def dak_lak_campaign(campaign_id: str, organiser_path: list[str]) -> CampaignDefined:
+    """The 40-day peak campaign of 27 April–31 May 2022, counting registered initiatives."""
+    data = CampaignDefinedData(
+        name="Đợt cao điểm 40 ngày",
+        starts_on=date(2022, 4, 27),
+        ends_on=date(2022, 5, 31),
+        eligible_from=date(2022, 1, 8),
+        eligible_to=date(2022, 5, 31),
+        counts=CountedStatus.REGISTERED,
+    )
+    return CampaignDefined(
+        occurred_at=datetime(2022, 4, 27, 8, tzinfo=ICT),
+        campaign_id=campaign_id,
+        union_id=organiser_path[-1],
+        union_path=organiser_path,
+        data=data,
+    )
+
+
+def target_event(
+    campaign_id: str, path: list[str], *, own: int | None = None, assigned: int | None = None
+) -> TargetSet:
+    """A unit's target in a campaign."""
+    data = TargetSetData(assigned_target=assigned, own_target=own, changed_by="lanh-dao-tinh")
+    return TargetSet(
+        occurred_at=datetime(2022, 4, 27, 8, tzinfo=ICT),
+        campaign_id=campaign_id,
+        union_id=path[-1],
+        union_path=path,
+        data=data,
+    )

@@ -7,30 +7,18 @@ import asyncio
 import json
 import os
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
 import httpx
 import pytest
-from event_samples import initiative_submitted
+from event_samples import dak_lak_campaign, initiative_submitted, target_event, union_event
 from kafka_tools import read_records
 
 from deploy.launcher import start_service
 from deploy.launcher.process import free_port
-from shared.events import (
-    AnyEvent,
-    CampaignDefined,
-    CampaignDefinedData,
-    CountedStatus,
-    TargetSet,
-    TargetSetData,
-    UnionLevel,
-    UnionUpserted,
-    UnionUpsertedData,
-    encode,
-    partition_key,
-)
+from shared.events import AnyEvent, UnionLevel, encode, partition_key
 from shared.kafka import create_producer, read_dead_letter
 from shared.settings import CommonSettings, env_name
 
@@ -47,46 +35,10 @@ def _registry(campaign: str) -> list[AnyEvent]:
         UnionLevel.UPPER_LEVEL,
         UnionLevel.GRASSROOTS,
     ]
-    events: list[AnyEvent] = []
-    for depth, (unit, level) in enumerate(zip(PATH, levels, strict=True)):
-        parent = PATH[depth - 1] if depth else None
-        data = UnionUpsertedData(name=f"Đơn vị {unit}", level=level, parent_id=parent, members=40)
-        events.append(
-            UnionUpserted(
-                occurred_at=AT,
-                campaign_id=None,
-                union_id=unit,
-                union_path=PATH[: depth + 1],
-                data=data,
-            )
-        )
-    definition = CampaignDefinedData(
-        name="Đợt cao điểm",
-        starts_on=date(2022, 4, 27),
-        ends_on=date(2022, 5, 31),
-        eligible_from=date(2022, 1, 1),
-        eligible_to=date(2022, 5, 31),
-        counts=CountedStatus.REGISTERED,
-    )
-    events.append(
-        CampaignDefined(
-            occurred_at=AT,
-            campaign_id=campaign,
-            union_id="dak-lak",
-            union_path=PATH[:2],
-            data=definition,
-        )
-    )
-    events.append(
-        TargetSet(
-            occurred_at=AT,
-            campaign_id=campaign,
-            union_id="dak-lak",
-            union_path=PATH[:2],
-            data=TargetSetData(own_target=10, changed_by="admin"),
-        )
-    )
-    return events
+    events: list[AnyEvent] = [
+        union_event(PATH[: depth + 1], level, members=40) for depth, level in enumerate(levels)
+    ]
+    return [*events, dak_lak_campaign(campaign, PATH[:2]), target_event(campaign, PATH[:2], own=10)]
 
 
 def _submission(campaign: str) -> AnyEvent:

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
-from event_samples import initiative_submitted
+from event_samples import dak_lak_campaign, initiative_submitted, target_event, union_event
 from fastapi.testclient import TestClient
 
 from services.scoring.adapters.counters import CounterStore
 from services.scoring.adapters.registry import apply_registry_event
 from services.scoring.app import create_app
-from shared.events import (
-    CampaignDefined,
-    CampaignDefinedData,
-    CountedStatus,
-    TargetSet,
-    TargetSetData,
-    UnionLevel,
-    UnionUpserted,
-    UnionUpsertedData,
-    encode,
-)
+from shared.events import AnyEvent, UnionLevel, encode
 from shared.redis import create_redis
 from shared.settings import ScoringSettings
 
@@ -34,55 +24,20 @@ SCHOOLS = {f"cdcs-{upper}-{n}": upper for upper in UPPERS for n in range(3)}
 LAUNCH = datetime(2022, 4, 27, 10, tzinfo=UTC)
 
 
-def _unit(unit_id: str, path: list[str], level: UnionLevel) -> UnionUpserted:
-    data = UnionUpsertedData(
-        name=f"Đơn vị {unit_id}",
-        level=level,
-        parent_id=path[-2] if len(path) > 1 else None,
-        members=100,
-    )
-    return UnionUpserted(
-        occurred_at=LAUNCH, campaign_id=None, union_id=unit_id, union_path=path, data=data
-    )
-
-
 async def _seed(redis_url: str, campaign: str) -> None:
     redis = create_redis(redis_url)
-    registry = [
-        _unit(ROOT, [ROOT], UnionLevel.NATIONAL),
-        _unit(PROVINCE, [ROOT, PROVINCE], UnionLevel.PROVINCE),
+    registry: list[AnyEvent] = [
+        union_event([ROOT], UnionLevel.NATIONAL),
+        union_event([ROOT, PROVINCE], UnionLevel.PROVINCE),
     ]
-    registry += [_unit(u, [ROOT, PROVINCE, u], UnionLevel.UPPER_LEVEL) for u in UPPERS]
+    registry += [union_event([ROOT, PROVINCE, u], UnionLevel.UPPER_LEVEL) for u in UPPERS]
     registry += [
-        _unit(s, [ROOT, PROVINCE, u, s], UnionLevel.GRASSROOTS) for s, u in SCHOOLS.items()
+        union_event([ROOT, PROVINCE, u, s], UnionLevel.GRASSROOTS) for s, u in SCHOOLS.items()
     ]
-    definition = CampaignDefinedData(
-        name="Đợt cao điểm 40 ngày",
-        starts_on=date(2022, 4, 27),
-        ends_on=date(2022, 5, 31),
-        eligible_from=date(2022, 1, 8),
-        eligible_to=date(2022, 5, 31),
-        counts=CountedStatus.REGISTERED,
-    )
-    registry.append(
-        CampaignDefined(
-            occurred_at=LAUNCH,
-            campaign_id=campaign,
-            union_id=PROVINCE,
-            union_path=[ROOT, PROVINCE],
-            data=definition,
-        )
-    )
-    target = TargetSetData(assigned_target=2500, changed_by="lanh-dao-tinh")
-    registry.append(
-        TargetSet(
-            occurred_at=LAUNCH,
-            campaign_id=campaign,
-            union_id=PROVINCE,
-            union_path=[ROOT, PROVINCE],
-            data=target,
-        )
-    )
+    registry += [
+        dak_lak_campaign(campaign, [ROOT, PROVINCE]),
+        target_event(campaign, [ROOT, PROVINCE], assigned=2500),
+    ]
     for event in registry:
         assert await apply_registry_event(redis, encode(event))
     sample = initiative_submitted()
@@ -142,19 +97,8 @@ async def test_rankings_follow_counters_and_target_changes(redis_url: str, uniqu
     await _seed(redis_url, campaign)
     redis = create_redis(redis_url)
     for upper, target in zip(UPPERS, (200, 600), strict=True):  # 348 each: 174% and 58%
-        data = TargetSetData(own_target=target, changed_by="lanh-dao-tinh")
-        path = [ROOT, PROVINCE, upper]
         await apply_registry_event(
-            redis,
-            encode(
-                TargetSet(
-                    occurred_at=LAUNCH,
-                    campaign_id=campaign,
-                    union_id=upper,
-                    union_path=path,
-                    data=data,
-                )
-            ),
+            redis, encode(target_event(campaign, [ROOT, PROVINCE, upper], own=target))
         )
     settings = ScoringSettings(
         redis_url=redis_url, scoring_consume=False, kafka_bootstrap_servers="127.0.0.1:1"
@@ -165,21 +109,9 @@ async def test_rankings_follow_counters_and_target_changes(redis_url: str, uniqu
             "items"
         ]
         progress = client.get(f"/campaigns/{campaign}/units/{UPPERS[1]}/progress").json()
-        data = TargetSetData(
-            own_target=100, changed_by="lanh-dao-tinh"
-        )  # the laggard lowers its own target
-        await apply_registry_event(
-            redis,
-            encode(
-                TargetSet(
-                    occurred_at=LAUNCH,
-                    campaign_id=campaign,
-                    union_id=UPPERS[1],
-                    union_path=[ROOT, PROVINCE, UPPERS[1]],
-                    data=data,
-                )
-            ),
-        )
+        # The laggard lowers its own target: it moves to the top.
+        lowered = target_event(campaign, [ROOT, PROVINCE, UPPERS[1]], own=100)
+        await apply_registry_event(redis, encode(lowered))
         after = client.get(f"/campaigns/{campaign}/leaderboards/children/{PROVINCE}").json()[
             "items"
         ]
