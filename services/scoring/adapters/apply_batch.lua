@@ -18,10 +18,19 @@ local fence = tonumber(redis.call('GET', fence_key) or '-1')
 local incr, backlog, people, states = {}, {}, {}, {}
 local applied, duplicates, fenced, last = 0, 0, 0, fence
 
+local units_seen = {}
+local EXACT = 4503599627370496 -- 2^52: Lua numbers are doubles, exact integers only below 2^53
+
 local function add(key, field, delta)
   local fields = incr[key]
   if not fields then fields = {}; incr[key] = fields end
-  fields[field] = (fields[field] or 0) + delta
+  local sum = (fields[field] or 0) + delta
+  if math.abs(sum) >= EXACT then
+    -- Write a large sum (benefits in VND) before it can round.
+    redis.call('HINCRBY', key, field, string.format('%.0f', sum))
+    sum = 0
+  end
+  fields[field] = sum
 end
 
 local function state(id)
@@ -45,10 +54,7 @@ local function registration(s, id, sign)
   local path, cats, keys = split(s.p), split(s.a), split(s.k)
   for _, unit in ipairs(path) do
     local u = prefix .. ':u:' .. unit
-    add(u, 'registered', sign)
-    -- Written at once as a string: summed in Lua numbers (doubles), a batch above 2^53 VND
-    -- would round.
-    if s.b ~= '0' then redis.call('HINCRBY', u, 'benefit_vnd', (sign < 0 and '-' or '') .. s.b) end
+    add(u, 'registered', sign); add(u, 'benefit_vnd', sign * tonumber(s.b))
     add(prefix .. ':f:' .. unit, 'registered|' .. s.f, sign)
     for _, cat in ipairs(cats) do add(prefix .. ':a:' .. unit, 'registered|' .. cat, sign) end
     add(prefix .. ':d:' .. unit, s.d, sign); add(prefix .. ':w:' .. unit, s.wk, sign)
@@ -100,7 +106,7 @@ for _, e in ipairs(events) do
         s.sub = '1'; s.st = 'submitted'
         s.p = table.concat(e.p, '\031'); s.f = e.f; s.a = table.concat(e.a, '\031')
         s.k = table.concat(e.k, '\031'); s.b = e.b; s.d = e.d; s.wk = e.wk; s.ts = tostring(e.ts)
-        for _, unit in ipairs(e.p) do redis.call('SADD', units_key, unit) end
+        for _, unit in ipairs(e.p) do units_seen[unit] = true end
         registration(s, e.i, 1)
         under_review(s, e.i, 1)
         if s.pr then review(s, e.i, s.pr); s.pr = nil
@@ -116,6 +122,12 @@ for _, e in ipairs(events) do
   end
 end
 
+local members = {}
+for unit in pairs(units_seen) do
+  members[#members + 1] = unit
+  if #members == 500 then redis.call('SADD', units_key, unpack(members)); members = {} end
+end
+if #members > 0 then redis.call('SADD', units_key, unpack(members)) end
 for key, fields in pairs(incr) do
   for field, delta in pairs(fields) do
     if delta ~= 0 then redis.call('HINCRBY', key, field, delta) end
