@@ -9,7 +9,6 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-
 WRITE_OPTION = "sangkien_write"
 """Execution option marking a connection that will write (SQLite then begins IMMEDIATE)."""
 
