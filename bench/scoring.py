@@ -39,7 +39,8 @@ from rich.table import Table
 
 from services.scoring.adapters.consumer import ScoringConsumer
 from services.scoring.adapters.counters import CounterStore, InitiativeEvent
-from shared.counters import RegistryKeys, read_unit
+from shared.counters import CounterKeys, RegistryKeys, encode_facts, read_unit
+from shared.counters.read import COUNTER_FIELDS
 from shared.events import (
     AnyEvent,
     AuthorCategory,
@@ -448,9 +449,15 @@ async def reset_redis(redis: Redis, units: list[Unit]) -> None:
                 "path": "/".join(unit.path),
             },
         )
+        pipe.hset(
+            RegistryKeys.facts(),
+            unit.id,
+            encode_facts(unit.parent, unit.cluster, unit.level.value, unit.members),
+        )
         if unit.parent:
             pipe.sadd(RegistryKeys.children(unit.parent), unit.id)
         pipe.hset(RegistryKeys.target(CAMPAIGN, unit.id), mapping={"assigned_target": unit.target})
+        pipe.hset(CounterKeys(CAMPAIGN).targets, unit.id, unit.target)
         if n % 5000 == 0:
             await pipe.execute()
     await pipe.execute()
@@ -460,10 +467,13 @@ async def reset_redis(redis: Redis, units: list[Unit]) -> None:
 
 async def check_root(redis: Redis, expected: Expected) -> dict[str, Any]:
     """The root's counters against what the events imply."""
-    got = (await read_unit(redis, CAMPAIGN, ROOT)).__dict__
+    counters = await read_unit(redis, CAMPAIGN, ROOT)
+    got = {name: getattr(counters, name) for name in COUNTER_FIELDS}
     want = expected.root()
     return {
         "ok": got == want,
+        # What a million initiatives cost in Redis (registry copy and rankings included).
+        "redis_used_memory_bytes": (await redis.info("memory"))["used_memory"],
         # The issue's check: every submission is either registered or withdrawn at the root.
         "registered_plus_withdrawn": got["registered"] + got["withdrawn"],
         "submissions": expected.submissions,
@@ -802,6 +812,8 @@ class Context:
             topic_dead_letter=self.dead_letter,
             initiative_events_partitions=self.args.partitions,
             scoring_consumer_group=group,
+            scoring_poll_records=self.args.batch,
+            scoring_step_events=self.args.step,
         )
 
 
@@ -857,7 +869,10 @@ async def run_redis_only(ctx: Context, round_: int) -> Run:
     """R: the decoded events, batch by batch, through CounterStore.apply into an empty Redis."""
     await reset_redis(ctx.redis, ctx.units)
     redis = create_redis(ctx.redis_url)
-    store = CounterStore(redis, timezone=ctx.settings("unused").timezone)
+    settings = ctx.settings("unused")
+    store = CounterStore(
+        redis, timezone=settings.timezone, step_events=settings.scoring_step_events
+    )
     try:
         with _progress(ctx.console) as progress:
             task = progress.add_task(f"R round {round_}", total=ctx.args.events)
@@ -910,14 +925,14 @@ async def replay(
     """Run the real ScoringConsumer in ``group`` until every partition's committed offset is at
     its end (or ``stop_after`` events are committed); return seconds, events and batch sizes."""
     redis = create_redis(ctx.redis_url)
-    scoring = ScoringConsumer(ctx.settings(group), redis, max_records=ctx.args.batch)
+    scoring = ScoringConsumer(ctx.settings(group), redis)
     sizes: list[int] = []
     apply = scoring.apply
 
-    async def counting_apply(tp: TopicPartition, records: list[Any]) -> None:
+    async def counting_apply(poll: Any) -> None:
         # Wraps the instance's method only to see the batch sizes Kafka hands it.
-        sizes.append(len(records))
-        await apply(tp, records)
+        sizes.append(sum(len(records) for records in poll.batches.values()))
+        await apply(poll)
 
     scoring.apply = counting_apply  # type: ignore[method-assign]
     goal = stop_after or ctx.args.events
@@ -1636,7 +1651,13 @@ def main(argv: list[str] | None = None) -> None:
         "--batch",
         type=int,
         default=2000,
-        help="records per batch: R's batch size and the consumer's max_records (2000)",
+        help="records per batch: R's batch size and the consumer's poll (2000)",
+    )
+    parser.add_argument(
+        "--step",
+        type=int,
+        default=ScoringSettings.model_fields["scoring_step_events"].default,
+        help="most events in one Lua step, for R and C (the service's default, %(default)s)",
     )
     parser.add_argument(
         "--query-rate", type=float, default=1000.0, help="queries a second during C; 0: none (1000)"
@@ -1755,6 +1776,7 @@ def main(argv: list[str] | None = None) -> None:
         "partitions": args.partitions,
         "rounds": args.rounds,
         "batch": args.batch,
+        "step_events": args.step,
         "query_rate": args.query_rate,
         "query_via": args.query_via if args.query_rate > 0 else None,
         "seed": args.seed,

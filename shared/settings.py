@@ -106,6 +106,16 @@ class ScoringSettings(CommonSettings):
     scoring_consume: bool = Field(
         True, description="Consume the initiative and registry topics (off: queries only)."
     )
+    scoring_poll_records: int = Field(
+        2000, ge=1, description="Most records the consumer takes from Kafka in one poll."
+    )
+    scoring_step_events: int = Field(
+        500,
+        ge=1,
+        description="Most events one Lua step applies. Redis answers nobody while a step runs "
+        "(about 0.1 ms an event): smaller steps keep queries fast during a replay, larger ones "
+        "sum more increments before writing them.",
+    )
 
 
 class NotifierSettings(CommonSettings):

@@ -227,13 +227,16 @@ def sample_events() -> list[AnyEvent]:
     ]
 
 
-def union_event(path: list[str], level: UnionLevel, *, members: int = 100) -> UnionUpserted:
+def union_event(
+    path: list[str], level: UnionLevel, *, members: int = 100, cluster: str | None = None
+) -> UnionUpserted:
     """A unit at the end of ``path``, as the registry topic carries it."""
     data = UnionUpsertedData(
         name=f"Đơn vị {path[-1]}",
         level=level,
         parent_id=path[-2] if len(path) > 1 else None,
         members=members,
+        emulation_cluster=cluster,
     )
     return UnionUpserted(
         occurred_at=datetime(2022, 4, 27, 8, tzinfo=ICT),

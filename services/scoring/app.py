@@ -10,6 +10,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.scoring.adapters.consumer import ScoringConsumer
+from services.scoring.adapters.directory import UnitDirectory
+from services.scoring.adapters.rankings import Rankings
 from services.scoring.adapters.registry import RegistryReader
 from services.scoring.api import leaderboards, progress, stream
 from shared.logging import get_logger
@@ -33,8 +35,13 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
             # Not required: the counters in Redis still answer queries while Kafka is away.
             kafka_dependency(settings, required=False),
         ]
+        # One directory of units per instance: the registry reader keeps it fresh.
+        directory = UnitDirectory(redis)
         workers = (
-            [ScoringConsumer(settings, redis), RegistryReader(settings, redis)]
+            [
+                ScoringConsumer(settings, redis, directory=directory),
+                RegistryReader(settings, redis, Rankings(redis, directory)),
+            ]
             if settings.scoring_consume
             else []
         )

@@ -8,11 +8,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from services.scoring.adapters.rankings import leaderboard, rank_of
+from services.scoring.adapters.rankings import leaderboard
 from services.scoring.domain.progress import progress
-from shared.counters import CounterKeys, RegistryKeys, read_backlog, read_series, read_unit
-
-__all__ = ["read_backlog"]  # re-exported for the backlog route
+from shared.counters import CounterKeys, RegistryKeys, UnitCounters, parse_unit, read_unit
+from shared.counters.read import COUNTER_FIELDS
 from shared.events import CampaignDefinedData
 
 
@@ -39,20 +38,36 @@ async def organiser(redis: Redis, campaign_id: str) -> str:
 async def unit_progress(
     redis: Redis, campaign_id: str, unit_id: str, *, at: datetime | None = None
 ) -> dict[str, Any]:
-    """A unit's counters, targets, percentage, pace and backlog."""
-    definition = await campaign(redis, campaign_id)
-    meta = await redis.hgetall(RegistryKeys.unit(unit_id))
-    counters = await read_unit(redis, campaign_id, unit_id)
-    targets = await redis.hgetall(RegistryKeys.target(campaign_id, unit_id))
-    waiting, oldest = await read_backlog(redis, campaign_id, unit_id)
+    """A unit's counters, targets, percentage, pace, backlog and ranks: two round trips."""
+    keys = CounterKeys(campaign_id)
+    pipe = redis.pipeline(transaction=False)
+    pipe.hget(RegistryKeys.campaign(campaign_id), "definition")
+    pipe.hgetall(RegistryKeys.unit(unit_id))
+    pipe.hgetall(keys.unit(unit_id))
+    pipe.hgetall(RegistryKeys.target(campaign_id, unit_id))
+    definition_json, meta, values, targets = await pipe.execute()
+    if definition_json is None:
+        raise UnknownCampaign(campaign_id)
+    definition = CampaignDefinedData.model_validate_json(definition_json)
+    counters = parse_unit(values)
+    groups = [
+        (name, grouping, group)
+        for name, grouping, group in (
+            ("among_siblings", "ch", meta.get("parent_id")),
+            ("in_cluster", "cl", meta.get("emulation_cluster")),
+        )
+        if group
+    ]
     ranks = {}
-    for name, grouping, group in (
-        ("among_siblings", "children", meta.get("parent_id")),
-        ("in_cluster", "cluster", meta.get("emulation_cluster")),
-    ):
-        if group:
-            rank, size = await rank_of(redis, campaign_id, unit_id, "pct", grouping, group)
-            ranks[name] = {"rank": rank, "of": size}
+    if groups:
+        pipe = redis.pipeline(transaction=False)
+        for _, grouping, group in groups:
+            pipe.zrevrank(keys.ranking("pct", grouping, group), unit_id)
+            pipe.zcard(keys.ranking("pct", grouping, group))
+        answers = await pipe.execute()
+        for n, (name, _, _) in enumerate(groups):
+            rank, size = answers[2 * n], answers[2 * n + 1]
+            ranks[name] = {"rank": None if rank is None else int(rank) + 1, "of": int(size)}
     result = progress(
         counters,
         definition,
@@ -68,9 +83,23 @@ async def unit_progress(
         "emulation_cluster": meta.get("emulation_cluster") or None,
         "members": _int(meta.get("members")),
         **result.__dict__,
-        **counters.__dict__,
-        "backlog": {"waiting": waiting, "oldest_submitted_at": oldest},
+        **totals(counters),
+        "backlog": backlog(counters),
         "ranks": ranks,
+    }
+
+
+def totals(counters: UnitCounters) -> dict[str, int]:
+    """The totals of a unit's counters (the breakdowns have routes of their own)."""
+    return {name: getattr(counters, name) for name in COUNTER_FIELDS}
+
+
+def backlog(counters: UnitCounters) -> dict[str, Any]:
+    """How many wait for review, the oldest's submission day, and how many by that day."""
+    return {
+        "waiting": counters.under_review,
+        "oldest_submitted_on": counters.oldest_waiting,
+        "by_submission_day": counters.backlog_by_day,
     }
 
 
@@ -90,28 +119,20 @@ async def children_ranked(
 
 async def series(redis: Redis, campaign_id: str, unit_id: str, period: str) -> dict[str, int]:
     """Registrations by campaign-local day or by ISO week."""
-    keys = CounterKeys(campaign_id)
-    return await read_series(
-        redis, keys.by_day(unit_id) if period == "day" else keys.by_week(unit_id)
-    )
+    counters = await read_unit(redis, campaign_id, unit_id)
+    return counters.by_day if period == "day" else counters.by_week
 
 
 async def breakdown(
     redis: Redis, campaign_id: str, unit_id: str
 ) -> dict[str, dict[str, dict[str, int]]]:
     """Counts by field and by author category, registered and valid."""
-    keys = CounterKeys(campaign_id)
-    result: dict[str, dict[str, dict[str, int]]] = {}
-    for name, key in (
-        ("by_field", keys.by_field(unit_id)),
-        ("by_author_category", keys.by_category(unit_id)),
-    ):
-        table: dict[str, dict[str, int]] = {"registered": {}, "valid": {}}
-        for composite, count in (await read_series(redis, key)).items():
-            status, _, label = composite.partition("|")
-            table[status][label] = count
-        result[name] = table
-    return result
+    counters = await read_unit(redis, campaign_id, unit_id)
+    empty: dict[str, dict[str, int]] = {"registered": {}, "valid": {}}
+    return {
+        "by_field": empty | counters.by_field,
+        "by_author_category": empty | counters.by_category,
+    }
 
 
 def _int(value: str | None) -> int | None:

@@ -35,8 +35,9 @@ async def wipe_campaign(redis: Redis, campaign_id: str) -> int:
     """Delete every counter of a campaign (its fences too); return how many keys went."""
     deleted = 0
     batch: list[str] = []
-    async for key in redis.scan_iter(match=CounterKeys(campaign_id).pattern, count=1000):
-        if ":t:" in key:  # targets are registry state, not counters: keep them
+    keys = CounterKeys(campaign_id)
+    async for key in redis.scan_iter(match=keys.pattern, count=1000):
+        if ":t:" in key or key == keys.targets:  # registry state, not counters: keep them
             continue
         batch.append(key)
         if len(batch) >= 500:
@@ -73,7 +74,9 @@ async def rebuild(
     """Wipe the campaign's counters and replay every partition up to its current end."""
     await ensure_no_consumers(settings)
     await wipe_campaign(redis, campaign_id)
-    store = CounterStore(redis, timezone=settings.timezone)
+    store = CounterStore(
+        redis, timezone=settings.timezone, step_events=settings.scoring_step_events
+    )
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_servers, enable_auto_commit=False, group_id=None
     )
@@ -101,10 +104,9 @@ async def rebuild(
             on_progress(done, total)
     finally:
         await consumer.stop()
-    units = sorted(await redis.smembers(CounterKeys(campaign_id).units))
-    rankings = Rankings(redis)
-    for start in range(0, len(units), 1000):
-        await rankings.rescore(campaign_id, units[start : start + 1000])
+    # The step ranked every unit an event touched; units with a target and nothing registered
+    # yet were ranked by the registry reader, and the wipe took them out: place everyone.
+    await Rankings(redis, store.directory).rescore_all(campaign_id)
     return applied
 
 

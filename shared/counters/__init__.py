@@ -1,15 +1,25 @@
 """The scoring counters in Redis: the key schema and a read API, shared by scoring (which
 writes them) and the notifier (which reads them), so neither copies the other's layout."""
 
-from shared.counters.keys import CounterKeys, RegistryKeys, iso_week
-from shared.counters.read import UnitCounters, read_backlog, read_series, read_unit
+from shared.counters.keys import (
+    CounterKeys,
+    RegistryKeys,
+    decode_facts,
+    effective_target,
+    encode_facts,
+    iso_week,
+)
+from shared.counters.read import UnitCounters, parse_unit, read_unit, read_units
 
 __all__ = [
     "CounterKeys",
     "RegistryKeys",
     "UnitCounters",
+    "decode_facts",
+    "effective_target",
+    "encode_facts",
     "iso_week",
-    "read_backlog",
-    "read_series",
+    "parse_unit",
     "read_unit",
+    "read_units",
 ]

@@ -30,36 +30,22 @@ class CounterKeys:
         return f"{{c:{self.campaign_id}}}"
 
     def unit(self, unit_id: str) -> str:
-        """Hash of a unit's totals: registered, under_review, valid, rejected, withdrawn,
-        benefit_vnd, people."""
+        """Hash of everything counted for a unit's subtree, one hash so a step reads and writes
+        it once: the totals (``registered``, ``under_review``, ``valid``, ``rejected``,
+        ``withdrawn``, ``benefit_vnd``, ``people``); ``f:<status>|<field>`` and
+        ``a:<status>|<author category>`` (status ``registered`` or ``valid``); ``d:<YYYY-MM-DD>``
+        and ``w:<YYYY-Www>`` (registrations by campaign-local day and ISO week); ``q:<YYYY-MM-DD>``
+        (initiatives still under review, by the day they were submitted); and ``rk:<metric>``
+        (the scores last placed in the rankings)."""
         return f"{self.prefix}:u:{unit_id}"
 
     def people(self, unit_id: str) -> str:
         """Hash person_key → live initiatives in the unit's subtree (distinct people = HLEN)."""
         return f"{self.prefix}:p:{unit_id}"
 
-    def by_field(self, unit_id: str) -> str:
-        """Hash ``registered|<field>`` and ``valid|<field>`` → count."""
-        return f"{self.prefix}:f:{unit_id}"
-
-    def by_category(self, unit_id: str) -> str:
-        """Hash ``registered|<category>`` and ``valid|<category>`` → authors."""
-        return f"{self.prefix}:a:{unit_id}"
-
-    def by_day(self, unit_id: str) -> str:
-        """Hash ``YYYY-MM-DD`` (campaign-local) → registrations that day."""
-        return f"{self.prefix}:d:{unit_id}"
-
-    def by_week(self, unit_id: str) -> str:
-        """Hash ``YYYY-Www`` → registrations that ISO week."""
-        return f"{self.prefix}:w:{unit_id}"
-
-    def backlog(self, unit_id: str) -> str:
-        """Sorted set of initiatives under review in the subtree, scored by submission time."""
-        return f"{self.prefix}:q:{unit_id}"
-
     def initiative(self, initiative_id: str) -> str:
-        """Hash of one initiative's state: what the counters already hold of it."""
+        """String: one initiative's state, what the counters already hold of it (see
+        apply_batch.lua): about 200 bytes an initiative, whatever the redeliveries."""
         return f"{self.prefix}:i:{initiative_id}"
 
     def fence(self, topic: str, partition: int) -> str:
@@ -72,6 +58,12 @@ class CounterKeys:
         return f"{self.prefix}:rk:{metric}:{grouping}:{group}"
 
     @property
+    def targets(self) -> str:
+        """Hash unit → the target its percentage is of (its own, else the assigned one): what
+        ranking needs, many units in one read. Registry state, like ``RegistryKeys.target``."""
+        return f"{self.prefix}:targets"
+
+    @property
     def units(self) -> str:
         """Set of every unit that has counters (what totals and a wipe walk)."""
         return f"{self.prefix}:units"
@@ -82,6 +74,25 @@ class CounterKeys:
         return f"{self.prefix}:*"
 
 
+_FACTS_SEPARATOR = "\x1f"
+
+
+def encode_facts(parent_id: str, cluster: str, level: str, members: int) -> str:
+    """A unit's entry in ``RegistryKeys.facts()``."""
+    return _FACTS_SEPARATOR.join((parent_id, cluster, level, str(members)))
+
+
+def decode_facts(text: str) -> tuple[str, str, str, int]:
+    """(parent_id, cluster, level, members) from an entry of ``RegistryKeys.facts()``."""
+    parent_id, cluster, level, members = text.split(_FACTS_SEPARATOR)
+    return parent_id, cluster, level, int(members)
+
+
+def effective_target(own: int | str | None, assigned: int | str | None) -> int:
+    """The target a unit's percentage is of: its own when it set one, else the assigned one."""
+    return int(own or assigned or 0)
+
+
 @dataclass(frozen=True)
 class RegistryKeys:
     """The registry as scoring keeps it in Redis, read from the compacted registry topic."""
@@ -90,6 +101,12 @@ class RegistryKeys:
     def unit(unit_id: str) -> str:
         """Hash: name, parent_id, level, sector, emulation_cluster, members, path ("/"-joined)."""
         return f"reg:u:{unit_id}"
+
+    @staticmethod
+    def facts() -> str:
+        """Hash unit → its parent, cluster, level and members (see ``encode_facts``): what
+        ranking needs of a unit, for many units in one read."""
+        return "reg:facts"
 
     @staticmethod
     def children(unit_id: str) -> str:

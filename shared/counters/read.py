@@ -1,9 +1,11 @@
-"""Reading the counters: what a progress query or a lag evaluation needs."""
+"""Reading the counters: what a progress query or a lag evaluation needs, one round trip a
+unit (or a pipeline for many)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
 
 from redis.asyncio import Redis
 
@@ -22,7 +24,8 @@ COUNTER_FIELDS = (
 
 @dataclass(frozen=True)
 class UnitCounters:
-    """A unit's totals in a campaign (its whole subtree)."""
+    """A unit's counters in a campaign (its whole subtree). Zero counts are left out of the
+    breakdowns."""
 
     registered: int = 0  # submitted and not withdrawn
     under_review: int = 0
@@ -31,28 +34,71 @@ class UnitCounters:
     withdrawn: int = 0
     benefit_vnd: int = 0
     people: int = 0  # distinct people who submitted
+    # {"registered": {field: n}, "valid": {field: n}}, likewise by author category.
+    by_field: dict[str, dict[str, int]] = field(default_factory=dict)
+    by_category: dict[str, dict[str, int]] = field(default_factory=dict)
+    by_day: dict[str, int] = field(default_factory=dict)  # campaign-local YYYY-MM-DD
+    by_week: dict[str, int] = field(default_factory=dict)  # ISO YYYY-Www
+    backlog_by_day: dict[str, int] = field(default_factory=dict)  # waiting, by submission day
 
     def counted(self, counts: str) -> int:
         """What counts toward the target: ``valid`` (the default) or ``registered``."""
         return self.registered if counts == "registered" else self.valid
 
+    @property
+    def oldest_waiting(self) -> date | None:
+        """The submission day of the oldest initiative still under review."""
+        return date.fromisoformat(min(self.backlog_by_day)) if self.backlog_by_day else None
+
+    def waiting_since_before(self, day: date) -> int:
+        """Initiatives under review that were submitted before ``day``."""
+        cutoff = day.isoformat()
+        return sum(count for submitted, count in self.backlog_by_day.items() if submitted < cutoff)
+
+
+def parse_unit(values: Mapping[str, str]) -> UnitCounters:
+    """The counters from the fields of a unit's hash (see ``CounterKeys.unit``)."""
+    totals = {name: int(values.get(name) or 0) for name in COUNTER_FIELDS}
+    by_field: dict[str, dict[str, int]] = {}
+    by_category: dict[str, dict[str, int]] = {}
+    series: dict[str, dict[str, int]] = {"d": {}, "w": {}, "q": {}}
+    for name in sorted(values):
+        kind, colon, rest = name.partition(":")
+        if not colon or kind == "rk" or int(values[name]) == 0:
+            continue
+        if kind in ("f", "a"):
+            status, _, label = rest.partition("|")
+            table = by_field if kind == "f" else by_category
+            table.setdefault(status, {})[label] = int(values[name])
+        elif kind in series:
+            series[kind][rest] = int(values[name])
+    return UnitCounters(
+        **totals,
+        by_field=by_field,
+        by_category=by_category,
+        by_day=series["d"],
+        by_week=series["w"],
+        backlog_by_day=series["q"],
+    )
+
 
 async def read_unit(redis: Redis, campaign_id: str, unit_id: str) -> UnitCounters:
-    """A unit's totals (zeros when nothing was registered yet)."""
-    values = await redis.hmget(CounterKeys(campaign_id).unit(unit_id), list(COUNTER_FIELDS))
-    return UnitCounters(*(int(v or 0) for v in values))
+    """A unit's counters (zeros when nothing was registered yet)."""
+    values: dict[str, str] = await redis.hgetall(CounterKeys(campaign_id).unit(unit_id))  # type: ignore[assignment]  # decoded
+    return parse_unit(values)
 
 
-async def read_backlog(redis: Redis, campaign_id: str, unit_id: str) -> tuple[int, datetime | None]:
-    """How many initiatives wait for review in the subtree, and since when the oldest."""
-    key = CounterKeys(campaign_id).backlog(unit_id)
-    count = await redis.zcard(key)
-    oldest = await redis.zrange(key, 0, 0, withscores=True)
-    since = datetime.fromtimestamp(float(oldest[0][1]), UTC) if oldest else None
-    return int(count), since
-
-
-async def read_series(redis: Redis, key: str) -> dict[str, int]:
-    """A hash of counts (by day, week, field or category), sorted by its keys."""
-    values: dict[str, str] = await redis.hgetall(key)  # type: ignore[assignment]  # decoded
-    return {name: int(values[name]) for name in sorted(values) if int(values[name]) != 0}
+async def read_units(
+    redis: Redis, campaign_id: str, unit_ids: Iterable[str], *, chunk: int = 5000
+) -> dict[str, UnitCounters]:
+    """Many units' counters, pipelined ``chunk`` units a round trip."""
+    keys = CounterKeys(campaign_id)
+    ids = list(unit_ids)
+    result: dict[str, UnitCounters] = {}
+    for start in range(0, len(ids), chunk):
+        pipe = redis.pipeline(transaction=False)
+        for unit_id in ids[start : start + chunk]:
+            pipe.hgetall(keys.unit(unit_id))
+        for unit_id, values in zip(ids[start : start + chunk], await pipe.execute(), strict=True):
+            result[unit_id] = parse_unit(values)
+    return result

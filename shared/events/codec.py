@@ -64,6 +64,20 @@ def encode(event: EventEnvelope) -> bytes:
 
 def decode(raw: bytes) -> AnyEvent:
     """Parse and validate record bytes into an event, or raise EventDecodeError."""
+    # The fast path: pydantic-core parses and validates the bytes in one pass, twice as fast as
+    # json.loads and validate_python. Whatever it refuses, the careful path below names.
+    try:
+        event = EVENT_ADAPTER.validate_json(raw)
+    except ValidationError:
+        pass
+    else:
+        # event_id has a default (for building events in code): on the wire it is required.
+        if "event_id" in event.model_fields_set:
+            return event
+    return _decode_carefully(raw)
+
+
+def _decode_carefully(raw: bytes) -> AnyEvent:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -5,6 +5,7 @@ counters end equal to the plain reference computation from the initiatives' fina
 from __future__ import annotations
 
 import asyncio
+import random
 import zlib
 from collections import Counter
 from collections.abc import AsyncIterator, Coroutine, Sequence
@@ -14,25 +15,36 @@ from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 import pytest
-from event_samples import GRASSROOTS_PATH, ICT, PROVINCE, ROOT, SUBMITTED_AT
+from event_samples import (
+    GRASSROOTS_PATH,
+    ICT,
+    PROVINCE,
+    ROOT,
+    SUBMITTED_AT,
+    dak_lak_campaign,
+    target_event,
+    union_event,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from services.scoring.adapters.counters import ApplyResult, CounterStore, InitiativeEvent
+from services.scoring.adapters.rankings import Rankings
+from services.scoring.adapters.registry import apply_registry_event
 from services.scoring.domain.reference import Expected, Initiative, expected_counters
 from services.submission.schemas import MAX_BENEFIT_VND
 from shared.counters import (
     CounterKeys,
+    RegistryKeys,
     UnitCounters,
     iso_week,
-    read_backlog,
-    read_series,
     read_unit,
 )
 from shared.events import (
     AuthorCategory,
     AuthorRef,
+    CountedStatus,
     InitiativeReviewed,
     InitiativeReviewedData,
     InitiativeSubmitted,
@@ -41,6 +53,8 @@ from shared.events import (
     InitiativeWithdrawnData,
     RecognisedBy,
     ReviewDecision,
+    UnionLevel,
+    encode,
 )
 from shared.redis import create_redis
 
@@ -368,9 +382,7 @@ async def deliver(
 
 async def observed(redis: Redis, campaign: str, unit: str) -> dict[str, Any]:
     """What the counters say of a unit, through the read API."""
-    keys = CounterKeys(campaign)
     counters = await read_unit(redis, campaign, unit)
-    backlog, oldest = await read_backlog(redis, campaign, unit)
     return {
         "registered": counters.registered,
         "under_review": counters.under_review,
@@ -379,19 +391,24 @@ async def observed(redis: Redis, campaign: str, unit: str) -> dict[str, Any]:
         "withdrawn": counters.withdrawn,
         "benefit_vnd": counters.benefit_vnd,
         "people": counters.people,
-        "by_field": await read_series(redis, keys.by_field(unit)),
-        "by_day": await read_series(redis, keys.by_day(unit)),
-        "by_week": await read_series(redis, keys.by_week(unit)),
-        "backlog": backlog,
-        "oldest": oldest,
+        "by_field": {
+            f"{status}|{label}": n
+            for status, table in sorted(counters.by_field.items())
+            for label, n in sorted(table.items())
+        },
+        "by_day": counters.by_day,
+        "by_week": counters.by_week,
+        "backlog_by_day": counters.backlog_by_day,
+        "oldest": counters.oldest_waiting,
     }
 
 
-def wanted(expected: Expected, oldest: datetime | None) -> dict[str, Any]:
-    """The same view of the reference's totals (zero counts dropped, like read_series)."""
+def wanted(expected: Expected) -> dict[str, Any]:
+    """The same view of the reference's totals (zero counts dropped, like the read API)."""
     weeks: Counter[str] = Counter()
     for day, count in expected.by_day.items():
         weeks[iso_week(date.fromisoformat(day))] += count
+    backlog = {day: n for day, n in sorted(expected.backlog_by_day.items()) if n}
     return {
         "registered": expected.registered,
         "under_review": expected.under_review,
@@ -403,8 +420,8 @@ def wanted(expected: Expected, oldest: datetime | None) -> dict[str, Any]:
         "by_field": {name: n for name, n in sorted(expected.by_field.items()) if n},
         "by_day": {name: n for name, n in sorted(expected.by_day.items()) if n},
         "by_week": {name: n for name, n in sorted(weeks.items()) if n},
-        "backlog": expected.under_review,
-        "oldest": oldest,
+        "backlog_by_day": backlog,
+        "oldest": date.fromisoformat(min(backlog)) if backlog else None,
     }
 
 
@@ -427,11 +444,8 @@ async def check(redis_url: str, plan: Plan, data: st.DataObject) -> None:
 
         expected = expected_counters(spec.reference(n) for n, spec in enumerate(plan.specs))
         for unit in plan.hierarchy.units:
-            waiting = [
-                s.submitted_at for s in plan.specs if s.fate == "submitted" and unit in s.path
-            ]
             assert await observed(redis, campaign, unit) == wanted(
-                expected.get(unit, Expected()), min(waiting, default=None)
+                expected.get(unit, Expected())
             ), f"unit {unit}"
     finally:
         await drop_campaign(redis, campaign)
@@ -485,7 +499,8 @@ async def test_a_second_publication_of_an_event_counts_once(redis: Redis, campai
         counters = await read_unit(redis, campaign, unit)
         assert (counters.registered, counters.under_review, counters.people) == (1, 1, 1)
         assert counters.benefit_vnd == 120_000_000
-        assert await read_backlog(redis, campaign, unit) == (1, SUBMITTED_AT.astimezone(UTC))
+        assert counters.backlog_by_day == {SUBMITTED_AT.astimezone(ICT).date().isoformat(): 1}
+        assert counters.oldest_waiting == SUBMITTED_AT.astimezone(ICT).date()
 
 
 async def test_a_review_before_its_submission_ends_valid(redis: Redis, campaign: str) -> None:
@@ -499,9 +514,8 @@ async def test_a_review_before_its_submission_ends_valid(redis: Redis, campaign:
     for unit in GRASSROOTS_PATH:
         counters = await read_unit(redis, campaign, unit)
         assert (counters.registered, counters.under_review, counters.valid) == (1, 0, 1)
-        assert await read_backlog(redis, campaign, unit) == (0, None)
-        by_field = await read_series(redis, CounterKeys(campaign).by_field(unit))
-        assert by_field == {"registered|Y tế": 1, "valid|Y tế": 1}
+        assert (counters.backlog_by_day, counters.oldest_waiting) == ({}, None)
+        assert counters.by_field == {"registered": {"Y tế": 1}, "valid": {"Y tế": 1}}
 
 
 async def test_a_redelivered_batch_changes_nothing(redis: Redis, campaign: str) -> None:
@@ -546,7 +560,7 @@ async def test_dak_lak_registered_696_of_2500_is_27_84_percent(redis: Redis, cam
     assert (province.registered, province.under_review, province.valid) == (696, 696, 0)
     assert province.counted("registered") == 696
     assert round(100 * province.counted("registered") / 2500, 2) == 27.84
-    assert (await read_backlog(redis, campaign, PROVINCE))[0] == 696
+    assert sum(province.backlog_by_day.values()) == 696
     by_upper = [(await read_unit(redis, campaign, upper)).registered for upper in uppers]
     assert by_upper == [348, 348]
     assert (await read_unit(redis, campaign, ROOT)).registered == 696
@@ -572,3 +586,172 @@ async def test_a_batch_worth_more_than_2_to_the_53_vnd_is_counted_exactly(
     await CounterStore(redis).apply(TOPIC, 0, batch)
 
     assert (await read_unit(redis, campaign, PROVINCE)).benefit_vnd == 10**16 + 1
+
+
+# --- rankings, steps and partitions -----------------------------------------------------------
+
+SCHOOLS = {  # grassroots unit → (upper-level union, emulation cluster, members)
+    "cdcs-gd-1": ("dak-lak-giao-duc", "cum-truong-hoc", 40),
+    "cdcs-gd-2": ("dak-lak-giao-duc", "cum-truong-hoc", 120),
+    "cdcs-gd-3": ("dak-lak-giao-duc", "cum-truong-hoc", 0),
+    "cdcs-yt-1": ("dak-lak-y-te", "cum-benh-vien", 75),
+    "cdcs-yt-2": ("dak-lak-y-te", "cum-truong-hoc", 300),
+}
+UPPERS = {"dak-lak-giao-duc": "cum-nganh", "dak-lak-y-te": "cum-nganh"}
+
+
+def school_path(school: str) -> list[str]:
+    return [ROOT, PROVINCE, SCHOOLS[school][0], school]
+
+
+async def seed_registry(redis: Redis, campaign: str) -> Rankings:
+    """The Đắk Lắk units with clusters, members and targets (one school without a target)."""
+    rankings = Rankings(redis)
+    events: list[Any] = [
+        union_event([ROOT], UnionLevel.NATIONAL),
+        union_event([ROOT, PROVINCE], UnionLevel.PROVINCE, members=5000),
+    ]
+    events += [
+        union_event([ROOT, PROVINCE, upper], UnionLevel.UPPER_LEVEL, cluster=cluster)
+        for upper, cluster in UPPERS.items()
+    ]
+    events += [
+        union_event(school_path(s), UnionLevel.GRASSROOTS, members=m, cluster=c)
+        for s, (_, c, m) in SCHOOLS.items()
+    ]
+    defined = dak_lak_campaign(campaign, [ROOT, PROVINCE])  # counting valid initiatives here
+    events += [
+        defined.model_copy(
+            update={"data": defined.data.model_copy(update={"counts": CountedStatus.VALID})}
+        )
+    ]
+    events += [target_event(campaign, [ROOT, PROVINCE], assigned=2500)]
+    events += [
+        target_event(campaign, school_path(school), assigned=3 + n, own=(5 if n == 1 else None))
+        for n, school in enumerate(list(SCHOOLS)[:-1])
+    ]
+    events += [target_event(campaign, [ROOT, PROVINCE, upper], assigned=10) for upper in UPPERS]
+    for event in events:
+        assert await apply_registry_event(redis, encode(event), rankings)
+    return rankings
+
+
+async def rankings_as_stored(redis: Redis, campaign: str) -> dict[str, dict[str, float]]:
+    """Every ranking of the campaign: key suffix → {unit: score}."""
+    prefix = f"{CounterKeys(campaign).prefix}:rk:"
+    found = {}
+    async for key in redis.scan_iter(match=prefix + "*", count=500):
+        members = await redis.zrange(key, 0, -1, withscores=True)
+        if members:
+            found[key.removeprefix(prefix)] = dict(members)
+    return found
+
+
+async def rankings_recomputed(redis: Redis, campaign: str) -> dict[str, dict[str, float]]:
+    """The rankings computed the plain way from the counters, targets and registry."""
+    units = {ROOT: ("", "", "national", 100), PROVINCE: (ROOT, "", "province", 5000)}
+    units |= {u: (PROVINCE, c, "upper_level", 100) for u, c in UPPERS.items()}
+    units |= {s: (u, c, "grassroots", m) for s, (u, c, m) in SCHOOLS.items()}
+    expected: dict[str, dict[str, float]] = {}
+    for unit, (parent, cluster, level, members) in units.items():
+        counters = await read_unit(redis, campaign, unit)
+        targets = await redis.hgetall(RegistryKeys.target(campaign, unit))
+        target = int(targets.get("own_target") or targets.get("assigned_target") or 0)
+        scores = {
+            "pct": 100 * counters.valid / target if target else None,
+            "per100": 100 * counters.valid / members if members else None,
+            "people": float(counters.people),
+        }
+        for metric, score in scores.items():
+            for grouping, group in (("ch", parent), ("cl", cluster), ("lv", level)):
+                if group and score is not None:
+                    expected.setdefault(f"{metric}:{grouping}:{group}", {})[unit] = score
+    return expected
+
+
+def school_events(campaign: str, seed: int) -> list[InitiativeEvent]:
+    """Submissions at every school by a few people, then reviews and withdrawals."""
+    rng = random.Random(seed)
+    events: list[InitiativeEvent] = []
+    people = [f"p-{n:04x}" for n in range(6)]
+    for number in range(60):
+        school = rng.choice(list(SCHOOLS))
+        author = (rng.choice(people), AuthorCategory.PUBLIC_SERVICE_STAFF)
+        events.append(submitted(campaign, number, path=school_path(school), authors=[author]))
+        fate = rng.random()
+        if fate < 0.5:
+            decision = ReviewDecision.VALID if fate < 0.35 else ReviewDecision.REJECTED
+            events.append(reviewed(campaign, number, decision, path=school_path(school)))
+        elif fate < 0.65:
+            events.append(withdrawn(campaign, number, path=school_path(school)))
+    return events
+
+
+@pytest.mark.parametrize("step_events", [1, 7, 500])
+async def test_rankings_equal_a_recomputation_from_the_counters(
+    redis: Redis, campaign: str, step_events: int
+) -> None:
+    rankings = await seed_registry(redis, campaign)
+    store = CounterStore(redis, directory=rankings.directory, step_events=step_events)
+    logs: list[list[InitiativeEvent]] = [[], []]
+    for event in school_events(campaign, seed=step_events):
+        logs[zlib.crc32(event.union_id.encode()) % 2].append(event)
+    positions = [0, 0]
+    while positions != [len(log) for log in logs]:  # polls of both partitions, uneven sizes
+        poll = {}
+        for p, log in enumerate(logs):
+            take = range(positions[p], min(positions[p] + 4 + 3 * p, len(log)))
+            poll[p] = [(offset, log[offset]) for offset in take]
+            positions[p] = take.stop
+        await store.apply_partitions(TOPIC, poll)
+
+    assert await rankings_as_stored(redis, campaign) == await rankings_recomputed(redis, campaign)
+
+
+async def test_a_target_change_re_ranks_the_unit(redis: Redis, campaign: str) -> None:
+    rankings = await seed_registry(redis, campaign)
+    store = CounterStore(redis, directory=rankings.directory)
+    await store.apply(TOPIC, 0, list(enumerate(school_events(campaign, seed=3))))
+
+    await apply_registry_event(
+        redis, encode(target_event(campaign, school_path("cdcs-yt-2"), own=1)), rankings
+    )
+    await apply_registry_event(
+        redis, encode(target_event(campaign, school_path("cdcs-gd-1"), assigned=50)), rankings
+    )
+
+    assert await rankings_as_stored(redis, campaign) == await rankings_recomputed(redis, campaign)
+
+
+async def test_a_unit_counted_before_the_registry_knew_it_is_ranked_when_it_arrives(
+    redis: Redis, campaign: str, unique: str
+) -> None:
+    rankings = await seed_registry(redis, campaign)
+    store = CounterStore(redis, directory=rankings.directory)
+    school = f"cdcs-moi-{unique}"
+    path = [ROOT, PROVINCE, "dak-lak-y-te", school]
+    await store.apply(TOPIC, 0, [(0, submitted(campaign, 0, path=path))])
+    assert school not in (await rankings_as_stored(redis, campaign))["people:lv:grassroots"]
+
+    upsert = union_event(path, UnionLevel.GRASSROOTS, cluster="cum-benh-vien")
+    await apply_registry_event(redis, encode(upsert), rankings)
+
+    stored = await rankings_as_stored(redis, campaign)
+    for ranking in ("people:lv:grassroots", "people:ch:dak-lak-y-te", "people:cl:cum-benh-vien"):
+        assert stored[ranking][school] == 1.0, ranking
+
+
+async def test_one_step_over_two_partitions_fences_each_on_its_own(
+    redis: Redis, campaign: str
+) -> None:
+    store = CounterStore(redis)
+    first = {0: [(0, submitted(campaign, 0))], 1: [(0, submitted(campaign, 1))]}
+    assert await store.apply_partitions(TOPIC, first) == ApplyResult(applied=2)
+
+    # Partition 0 is redelivered from its start while partition 1 goes on.
+    again = {
+        0: [(0, submitted(campaign, 0)), (1, submitted(campaign, 2))],
+        1: [(1, submitted(campaign, 3))],
+    }
+    assert await store.apply_partitions(TOPIC, again) == ApplyResult(applied=2, fenced=1)
+    assert (await read_unit(redis, campaign, PROVINCE)).registered == 4

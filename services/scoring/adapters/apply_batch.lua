@@ -1,161 +1,251 @@
--- Applies a batch of initiative events of ONE campaign and ONE partition to the counters, in
--- one atomic step. Exactly once in effect:
---   * the fence (KEYS[1]) holds the last offset applied; records at or below it are skipped,
---     so a redelivered batch, or one from a consumer that lost its partition, changes nothing;
+-- Applies a batch of initiative events of ONE campaign, from one or more partitions, to the
+-- counters and the rankings, in one atomic step. Exactly once in effect:
+--   * each partition's fence holds the last offset applied from it; records at or below it are
+--     skipped, so a redelivered batch, or one from a consumer that lost its partition, changes
+--     nothing;
 --   * each initiative's state remembers which of its three events (submitted, reviewed,
 --     withdrawn) it has applied, so a second publication of an event is skipped: memory stays
 --     bounded by the number of initiatives, however often events are redelivered;
 --   * a review or withdrawal seen before its submission is parked in the initiative's state and
 --     applied when the submission arrives.
--- Increments are summed per key and field in Lua tables first, then written once each.
--- KEYS[1] fence, KEYS[2] set of units. ARGV[1] key prefix ("{c:<campaign>}"), ARGV[2] events
--- as JSON: [{o=offset, t="s"|"r"|"w", i=id, p=[path], ...}].
-local fence_key, units_key = KEYS[1], KEYS[2]
-local prefix = ARGV[1]
-local events = cjson.decode(ARGV[2])
-local fence = tonumber(redis.call('GET', fence_key) or '-1')
-
-local incr, backlog, people, states = {}, {}, {}, {}
-local applied, duplicates, fenced, last = 0, 0, 0, fence
-
-local units_seen = {}
+-- Speed comes from doing little per call: the states are read with MGET and written with MSET,
+-- every change is summed per unit in Lua tables first, and each touched unit's hash is then
+-- read once (HMGET) and written once (HSET), rankings included.
+-- KEYS[1] set of units, KEYS[2..] the fences of the partitions. ARGV[1] key prefix
+-- ("{c:<campaign>}"), ARGV[2] what counts ("valid" or "registered"), ARGV[3] events as JSON:
+-- [{x=n (its fence is KEYS[n + 1]), o=offset, t="s"|"r"|"w", i=id, ...}], ARGV[4] JSON
+-- {unit: [parent, cluster, level, members, target]} of the units that can be ranked.
+local units_key = KEYS[1]
+local prefix, counts = ARGV[1], ARGV[2]
+local events = cjson.decode(ARGV[3])
+local meta = cjson.decode(ARGV[4])
+local fences, lasts = {}, {}
+for n = 2, #KEYS do
+  fences[n - 1] = tonumber(redis.call('GET', KEYS[n]) or '-1'); lasts[n - 1] = fences[n - 1]
+end
 local EXACT = 4503599627370496 -- 2^52: Lua numbers are doubles, exact integers only below 2^53
+local US, RS = '\031', '\030'
 
-local function add(key, field, delta)
-  local fields = incr[key]
-  if not fields then fields = {}; incr[key] = fields end
-  local sum = (fields[field] or 0) + delta
+local function split(text, separator)
+  local parts = {}
+  if text and text ~= '' then
+    for part in string.gmatch(text, '[^' .. separator .. ']+') do parts[#parts + 1] = part end
+  end
+  return parts
+end
+
+-- An initiative's state is one string: flags (s, r, w: which events were applied), status,
+-- parked review, parked withdrawal, then what its submission said.
+local STATE_FIELDS = {'flags', 'st', 'pr', 'pw', 'p', 'f', 'a', 'k', 'b', 'd', 'wk'}
+
+local function decode_state(text)
+  local s = {flags = ''}
+  if not text then return s end
+  local n = 0
+  for value in string.gmatch(text .. RS, '([^' .. RS .. ']*)' .. RS) do
+    n = n + 1
+    if value ~= '' then s[STATE_FIELDS[n]] = value end
+  end
+  s.flags = s.flags or ''
+  s.p, s.a, s.k = split(s.p, US), split(s.a, US), split(s.k, US)
+  return s
+end
+
+local function encode_state(s)
+  local values = {}
+  for n, name in ipairs(STATE_FIELDS) do
+    local value = s[name]
+    if type(value) == 'table' then value = table.concat(value, US) end
+    values[n] = value or ''
+  end
+  return table.concat(values, RS)
+end
+
+-- 1. Read the state of every initiative the batch names, in one MGET per 1000.
+local states, ids = {}, {}
+for _, e in ipairs(events) do
+  if e.o > fences[e.x] and states[e.i] == nil then states[e.i] = false; ids[#ids + 1] = e.i end
+end
+for start = 1, #ids, 1000 do
+  local keys = {}
+  for n = start, math.min(start + 999, #ids) do keys[#keys + 1] = prefix .. ':i:' .. ids[n] end
+  local values = redis.call('MGET', unpack(keys))
+  for n = 1, #keys do states[ids[start + n - 1]] = decode_state(values[n]) end
+end
+
+-- 2. Run each event through its initiative's state, summing what changes per unit.
+local delta, persons = {}, {}
+
+local function add(unit, field, n)
+  local fields = delta[unit]
+  if not fields then fields = {}; delta[unit] = fields end
+  local sum = (fields[field] or 0) + n
   if math.abs(sum) >= EXACT then
     -- Write a large sum (benefits in VND) before it can round.
-    redis.call('HINCRBY', key, field, string.format('%.0f', sum))
+    redis.call('HINCRBY', prefix .. ':u:' .. unit, field, string.format('%.0f', sum))
     sum = 0
   end
   fields[field] = sum
 end
 
-local function state(id)
-  local s = states[id]
-  if not s then
-    s = {}
-    local flat = redis.call('HGETALL', prefix .. ':i:' .. id)
-    for n = 1, #flat, 2 do s[flat[n]] = flat[n + 1] end
-    states[id] = s
-  end
-  return s
-end
-
-local function split(text)
-  local parts = {}
-  if text and text ~= '' then for part in string.gmatch(text, '[^\031]+') do parts[#parts + 1] = part end end
-  return parts
-end
-
-local function registration(s, id, sign)
-  local path, cats, keys = split(s.p), split(s.a), split(s.k)
-  for _, unit in ipairs(path) do
-    local u = prefix .. ':u:' .. unit
-    add(u, 'registered', sign); add(u, 'benefit_vnd', sign * tonumber(s.b))
-    add(prefix .. ':f:' .. unit, 'registered|' .. s.f, sign)
-    for _, cat in ipairs(cats) do add(prefix .. ':a:' .. unit, 'registered|' .. cat, sign) end
-    add(prefix .. ':d:' .. unit, s.d, sign); add(prefix .. ':w:' .. unit, s.wk, sign)
-    for _, key in ipairs(keys) do
-      local pk = prefix .. ':p:' .. unit
-      people[pk] = people[pk] or {}
-      people[pk][key] = (people[pk][key] or 0) + sign
-    end
+local function registration(s, sign)
+  -- The field names once per initiative, not once per unit: Lua hashes every new string.
+  local benefit, by_field = sign * tonumber(s.b), 'f:registered|' .. s.f
+  local day, week = 'd:' .. s.d, 'w:' .. s.wk
+  local by_category = {}
+  for n, cat in ipairs(s.a) do by_category[n] = 'a:registered|' .. cat end
+  for _, unit in ipairs(s.p) do
+    add(unit, 'registered', sign); add(unit, 'benefit_vnd', benefit)
+    add(unit, by_field, sign)
+    for _, name in ipairs(by_category) do add(unit, name, sign) end
+    add(unit, day, sign); add(unit, week, sign)
+    local people = persons[unit]
+    if not people then people = {}; persons[unit] = people end
+    for _, key in ipairs(s.k) do people[key] = (people[key] or 0) + sign end
   end
 end
 
-local function under_review(s, id, delta)
-  for _, unit in ipairs(split(s.p)) do
-    add(prefix .. ':u:' .. unit, 'under_review', delta)
-    backlog[prefix .. ':q:' .. unit .. '\031' .. id] = (delta > 0) and tonumber(s.ts) or false
-  end
+local function under_review(s, sign)
+  local waiting = 'q:' .. s.d
+  for _, unit in ipairs(s.p) do add(unit, 'under_review', sign); add(unit, waiting, sign) end
 end
 
-local function review(s, id, decision)
-  under_review(s, id, -1)
-  for _, unit in ipairs(split(s.p)) do
-    add(prefix .. ':u:' .. unit, decision, 1)
+local function review(s, decision)
+  under_review(s, -1)
+  for _, unit in ipairs(s.p) do
+    add(unit, decision, 1)
     if decision == 'valid' then
-      add(prefix .. ':f:' .. unit, 'valid|' .. s.f, 1)
-      for _, cat in ipairs(split(s.a)) do add(prefix .. ':a:' .. unit, 'valid|' .. cat, 1) end
+      add(unit, 'f:valid|' .. s.f, 1)
+      for _, cat in ipairs(s.a) do add(unit, 'a:valid|' .. cat, 1) end
     end
   end
   s.st = decision
 end
 
-local function withdraw(s, id)
-  under_review(s, id, -1)
-  registration(s, id, -1)
-  for _, unit in ipairs(split(s.p)) do add(prefix .. ':u:' .. unit, 'withdrawn', 1) end
+local function withdraw(s)
+  under_review(s, -1)
+  registration(s, -1)
+  for _, unit in ipairs(s.p) do add(unit, 'withdrawn', 1) end
   s.st = 'withdrawn'
 end
 
+local applied, duplicates, fenced = 0, 0, 0
+local changed = {}
 for _, e in ipairs(events) do
-  if e.o <= fence then
+  if e.o <= fences[e.x] then
     fenced = fenced + 1
   else
-    last = math.max(last, e.o)
-    local s = state(e.i)
-    if (e.t == 's' and s.sub) or (e.t == 'r' and s.rev) or (e.t == 'w' and s.wd) then
+    lasts[e.x] = math.max(lasts[e.x], e.o)
+    local s = states[e.i]
+    if string.find(s.flags, e.t, 1, true) then
       duplicates = duplicates + 1
     else
       applied = applied + 1
+      changed[e.i] = true
+      s.flags = s.flags .. e.t
       if e.t == 's' then
-        s.sub = '1'; s.st = 'submitted'
-        s.p = table.concat(e.p, '\031'); s.f = e.f; s.a = table.concat(e.a, '\031')
-        s.k = table.concat(e.k, '\031'); s.b = e.b; s.d = e.d; s.wk = e.wk; s.ts = tostring(e.ts)
-        for _, unit in ipairs(e.p) do units_seen[unit] = true end
-        registration(s, e.i, 1)
-        under_review(s, e.i, 1)
-        if s.pr then review(s, e.i, s.pr); s.pr = nil
-        elseif s.pw then withdraw(s, e.i); s.pw = nil end
+        s.st, s.p, s.f, s.a, s.k, s.b, s.d, s.wk = 'submitted', e.p, e.f, e.a, e.k, e.b, e.d, e.wk
+        registration(s, 1)
+        under_review(s, 1)
+        if s.pr then review(s, s.pr); s.pr = nil
+        elseif s.pw then withdraw(s); s.pw = nil end
       elseif e.t == 'r' then
-        s.rev = '1'
-        if not s.sub then s.pr = e.v elseif s.st == 'submitted' then review(s, e.i, e.v) end
+        if not s.st then s.pr = e.v elseif s.st == 'submitted' then review(s, e.v) end
       else
-        s.wd = '1'
-        if not s.sub then s.pw = '1' elseif s.st == 'submitted' then withdraw(s, e.i) end
+        if not s.st then s.pw = '1' elseif s.st == 'submitted' then withdraw(s) end
       end
     end
   end
 end
 
-local members = {}
-for unit in pairs(units_seen) do
-  members[#members + 1] = unit
-  if #members == 500 then redis.call('SADD', units_key, unpack(members)); members = {} end
-end
-if #members > 0 then redis.call('SADD', units_key, unpack(members)) end
-for key, fields in pairs(incr) do
-  for field, delta in pairs(fields) do
-    if delta ~= 0 then redis.call('HINCRBY', key, field, delta) end
+-- 3. Distinct people: a hash person -> live initiatives per unit, read and written once each
+-- (per 1000 people: unpack has a limit).
+local function count_people(unit, key, names, deltas)
+  local before = redis.call('HMGET', key, unpack(names))
+  local keep, gone, change = {}, {}, 0
+  for n, person in ipairs(names) do
+    local old = tonumber(before[n] or '0')
+    local now = old + deltas[n]
+    if now > 0 then keep[#keep + 1] = person; keep[#keep + 1] = now else gone[#gone + 1] = person end
+    change = change + ((now > 0) and 1 or 0) - ((old > 0) and 1 or 0)
   end
+  if #keep > 0 then redis.call('HSET', key, unpack(keep)) end
+  if #gone > 0 then redis.call('HDEL', key, unpack(gone)) end
+  if change ~= 0 then add(unit, 'people', change) end
 end
-for pk, persons in pairs(people) do
-  local unit_key = prefix .. ':u:' .. string.sub(pk, #prefix + 4)
-  for person, delta in pairs(persons) do
-    if delta ~= 0 then
-      local now = redis.call('HINCRBY', pk, person, delta)
-      local before = now - delta
-      if now <= 0 then redis.call('HDEL', pk, person) end
-      local change = ((now > 0) and 1 or 0) - ((before > 0) and 1 or 0)
-      if change ~= 0 then redis.call('HINCRBY', unit_key, 'people', change) end
+
+for unit, people in pairs(persons) do
+  local names, deltas = {}, {}
+  for person, n in pairs(people) do
+    if n ~= 0 then names[#names + 1] = person; deltas[#deltas + 1] = n end
+    if #names == 1000 then
+      count_people(unit, prefix .. ':p:' .. unit, names, deltas); names, deltas = {}, {}
     end
   end
+  if #names > 0 then count_people(unit, prefix .. ':p:' .. unit, names, deltas) end
 end
-for entry, score in pairs(backlog) do
-  local sep = string.find(entry, '\031', 1, true)
-  local key, member = string.sub(entry, 1, sep - 1), string.sub(entry, sep + 1)
-  if score then redis.call('ZADD', key, score, member) else redis.call('ZREM', key, member) end
+
+-- 4. Each touched unit: one HMGET of what changes (and what ranks it), one HSET of the results.
+local touched = {}
+for unit, fields in pairs(delta) do
+  touched[#touched + 1] = unit
+  local names, index = {}, {}
+  local function want(name)
+    if not index[name] then names[#names + 1] = name; index[name] = #names end
+  end
+  for name, n in pairs(fields) do if n ~= 0 then want(name) end end
+  local unit_meta = meta[unit]
+  local ranked = unit_meta and ((fields[counts] or 0) ~= 0 or (fields.people or 0) ~= 0)
+  if unit_meta then
+    want(counts); want('people'); want('rk:pct'); want('rk:per100'); want('rk:people')
+  end
+  if #names > 0 then
+    local key = prefix .. ':u:' .. unit
+    local current = redis.call('HMGET', key, unpack(names))
+    local writes, value = {}, {}
+    for name, n in pairs(fields) do
+      if n ~= 0 then
+        local before = current[index[name]]
+        local sum = (tonumber(before or '0') or 0) + n
+        if before and #before >= 16 or math.abs(sum) >= EXACT then
+          -- Past what a double holds exactly: let Redis add the 64-bit integers.
+          value[name] = tonumber(redis.call('HINCRBY', key, name, string.format('%.0f', n)))
+        else
+          value[name] = sum
+          writes[#writes + 1] = name; writes[#writes + 1] = string.format('%.0f', sum)
+        end
+      end
+    end
+    -- A unit never placed (no rk:people yet) is placed now, even if its scores are zero.
+    if unit_meta and (ranked or not current[index['rk:people']]) then
+      local counted = value[counts] or tonumber(current[index[counts]] or '0')
+      local people = value.people or tonumber(current[index.people] or '0')
+      local scores = rank_scores(counted, people, unit_meta)
+      for _, metric in ipairs(RANK_METRICS) do
+        local field = 'rk:' .. metric
+        if scores[metric] ~= (current[index[field]] or false) then
+          rank_stage(prefix, unit, metric, scores[metric], unit_meta)
+          writes[#writes + 1] = field; writes[#writes + 1] = scores[metric]
+        end
+      end
+    end
+    if #writes > 0 then redis.call('HSET', key, unpack(writes)) end
+  end
 end
-for id, s in pairs(states) do
-  local flat = {}
-  for field, value in pairs(s) do flat[#flat + 1] = field; flat[#flat + 1] = value end
-  local key = prefix .. ':i:' .. id
-  redis.call('DEL', key)
-  if #flat > 0 then redis.call('HSET', key, unpack(flat)) end
+
+-- 5. Remember the rankings, the units, the initiatives' states and the fences.
+rank_flush()
+for start = 1, #touched, 1000 do
+  redis.call('SADD', units_key, unpack(touched, start, math.min(start + 999, #touched)))
 end
-if last > fence then redis.call('SET', fence_key, last) end
+local pairs_to_set = {}
+for id in pairs(changed) do
+  pairs_to_set[#pairs_to_set + 1] = prefix .. ':i:' .. id
+  pairs_to_set[#pairs_to_set + 1] = encode_state(states[id])
+  if #pairs_to_set >= 1000 then redis.call('MSET', unpack(pairs_to_set)); pairs_to_set = {} end
+end
+if #pairs_to_set > 0 then redis.call('MSET', unpack(pairs_to_set)) end
+for n, last in ipairs(lasts) do
+  if last > fences[n] then redis.call('SET', KEYS[n + 1], last) end
+end
 return {applied, duplicates, fenced}

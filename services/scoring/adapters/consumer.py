@@ -1,10 +1,11 @@
 """The scoring consumer: initiative events from Kafka to the Redis counters, exactly once in
 effect.
 
-Each partition batch is applied in one Lua step per campaign that also stores the campaign's
-fence (the last applied offset); the partition's resume offset is stored next, then the offset
-is committed to Kafka. On assignment the consumer seeks to the resume offset. A record applied
-but not yet committed is skipped by the fence when it comes again, whoever receives it.
+The records of one poll (several partitions) are applied in one Lua step per campaign that also
+stores the campaign's fence of each partition (the last offset applied); each partition's resume
+offset is stored next, then the offsets are committed to Kafka. On assignment the consumer
+seeks to the resume offset. A record applied but not yet committed is skipped by the fence when
+it comes again, whoever receives it.
 """
 
 from __future__ import annotations
@@ -12,14 +13,19 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from services.scoring.adapters.counters import CounterStore, InitiativeEvent
+from services.scoring.adapters.counters import CounterStore, InitiativeEvent, Step
+from services.scoring.adapters.directory import UnitDirectory
 from services.scoring.adapters.metrics import (
     APPLY_LATENCY,
     DEAD_LETTERED,
@@ -27,7 +33,6 @@ from services.scoring.adapters.metrics import (
     EVENTS_APPLIED,
     LAG,
 )
-from services.scoring.adapters.rankings import Rankings
 from shared.events import InitiativeReviewed, InitiativeSubmitted, InitiativeWithdrawn
 from shared.kafka import (
     create_consumer,
@@ -40,6 +45,18 @@ from shared.settings import ScoringSettings
 
 log = get_logger(__name__)
 _INITIATIVE_EVENTS = (InitiativeSubmitted, InitiativeReviewed, InitiativeWithdrawn)
+T = TypeVar("T")
+Batches = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+Decoded = dict[int, list[tuple[int, InitiativeEvent]]]  # partition → (offset, event)
+
+
+@dataclass(frozen=True)
+class Poll:
+    """One poll's records, decoded and prepared for the counters' step."""
+
+    batches: Batches
+    steps: list[Step]
+    announcements: list[tuple[str, str]]  # (channel, JSON list of the units that changed)
 
 
 def changes_channel(campaign_id: str) -> str:
@@ -66,12 +83,22 @@ class _SeekToApplied(ConsumerRebalanceListener):  # type: ignore[misc]
 class ScoringConsumer:
     """Consumes the initiative events of ``settings`` into the counters in ``redis``."""
 
-    def __init__(self, settings: ScoringSettings, redis: Redis, *, max_records: int = 2000) -> None:
+    def __init__(
+        self,
+        settings: ScoringSettings,
+        redis: Redis,
+        *,
+        directory: UnitDirectory | None = None,
+    ) -> None:
         self.settings = settings
         self.redis = redis
-        self.store = CounterStore(redis, timezone=settings.timezone)
-        self.rankings = Rankings(redis)
-        self.max_records = max_records
+        self.store = CounterStore(
+            redis,
+            timezone=settings.timezone,
+            directory=directory,
+            step_events=settings.scoring_step_events,
+        )
+        self.max_records = settings.scoring_poll_records
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
         self._stopping = asyncio.Event()
@@ -98,79 +125,116 @@ class ScoringConsumer:
         await self.producer.start()
         await self.consumer.start()
         log.info("consumer.started", group=self.settings.scoring_consumer_group)
+        # Two stages: while Redis runs one poll's step, the next poll is fetched and decoded
+        # here, so this process's work and Redis's overlap instead of taking turns.
+        polls: asyncio.Queue[Poll] = asyncio.Queue(maxsize=1)
+        fetching = asyncio.create_task(self._fetch(polls))
         try:
-            while not self._stopping.is_set():
-                batches = await self.consumer.getmany(timeout_ms=500, max_records=self.max_records)
-                for tp, records in batches.items():
-                    await self._apply_with_retry(tp, records)
+            while not (self._stopping.is_set() and polls.empty()):
+                next_poll = asyncio.create_task(polls.get())
+                await asyncio.wait({next_poll, fetching}, return_when=asyncio.FIRST_COMPLETED)
+                if not next_poll.done():
+                    next_poll.cancel()
+                    fetching.result()  # the fetch stage failed: raise why
+                    break  # it stopped, and everything it fetched is applied
+                await self._apply_with_retry(next_poll.result())
         finally:
+            fetching.cancel()
+            await asyncio.gather(fetching, return_exceptions=True)  # raised above if it failed
             await self.consumer.stop()
             await self.producer.stop()
             log.info("consumer.stopped")
+
+    async def _fetch(self, polls: asyncio.Queue[Poll]) -> None:
+        assert self.consumer is not None
+        while not self._stopping.is_set():
+            batches = await self.consumer.getmany(timeout_ms=500, max_records=self.max_records)
+            if batches:
+                await polls.put(await self.prepare(batches))
+
+    async def prepare(self, batches: Batches) -> Poll:
+        """Decode a poll (poison to the dead-letter topic) and prepare its steps."""
+        events = await self.decode(batches)
+        topic = self.settings.topic_initiative_events
+        steps = await self._retry("prepare", partial(self.store.prepare, topic, events))
+        announcements = [
+            (changes_channel(step.campaign_id), json.dumps(sorted(step.units))) for step in steps
+        ]
+        return Poll(batches, steps, announcements)
 
     async def stop(self) -> None:
         """Finish the batch in hand, then stop."""
         self._stopping.set()
 
-    async def _apply_with_retry(
-        self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
-    ) -> None:
+    async def _apply_with_retry(self, poll: Poll) -> None:
+        await self._retry("apply", lambda: self.apply(poll))
+
+    async def _retry(self, stage: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Redis is away: keep the poll and try again; nothing is committed meanwhile."""
         delay = 0.5
         while True:
             try:
-                await self.apply(tp, records)
-                return
+                return await attempt()
             except (RedisError, OSError, TimeoutError) as error:
-                # Redis is away: keep the batch and try again; nothing is committed meanwhile.
-                log.warning(
-                    "consumer.apply_failed",
-                    partition=tp.partition,
-                    error=str(error),
-                    retry_in=delay,
-                )
+                log.warning(f"consumer.{stage}_failed", error=str(error), retry_in=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
                 if self._stopping.is_set():
                     raise
 
-    async def apply(self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
-        """Decode (poison to the dead-letter topic), apply, store the resume offset, commit."""
-        assert self.consumer is not None and self.producer is not None
-        events: list[tuple[int, InitiativeEvent]] = []
-        for record in records:
-            event = await decode_or_dead_letter(
-                record,
-                self.producer,
-                dead_letter_topic=self.settings.topic_dead_letter,
-                consumer=self.settings.scoring_consumer_group,
-            )
-            if event is None:
-                DEAD_LETTERED.inc()
-            elif not isinstance(event, _INITIATIVE_EVENTS):
-                await self._dead_letter_unexpected(record, event.type)
-            else:
-                events.append((record.offset, event))
+    async def decode(self, batches: Batches) -> Decoded:
+        """The initiative events of a poll by partition; poison goes to the dead-letter topic."""
+        assert self.producer is not None
+        events: dict[int, list[tuple[int, InitiativeEvent]]] = {}
+        for tp, records in batches.items():
+            decoded = events.setdefault(tp.partition, [])
+            for record in records:
+                event = await decode_or_dead_letter(
+                    record,
+                    self.producer,
+                    dead_letter_topic=self.settings.topic_dead_letter,
+                    consumer=self.settings.scoring_consumer_group,
+                )
+                if event is None:
+                    DEAD_LETTERED.inc()
+                elif not isinstance(event, _INITIATIVE_EVENTS):
+                    await self._dead_letter_unexpected(record, event.type)
+                else:
+                    decoded.append((record.offset, event))
+        return events
+
+    async def apply(self, poll: Poll) -> None:
+        """Apply a prepared poll in one step per campaign, store each partition's resume
+        offset, commit."""
+        assert self.consumer is not None
         started = time.perf_counter()
-        result = await self.store.apply(tp.topic, tp.partition, events)
-        await self._after_apply(events)
-        last = records[-1].offset
-        await self.redis.set(resume_key(tp.topic, tp.partition), last)
+        result = await self.store.execute(poll.steps)
+        lasts = {tp: records[-1].offset for tp, records in poll.batches.items() if records}
+        pipe = self.redis.pipeline(transaction=False)
+        for channel, units in poll.announcements:  # to the live streams
+            pipe.publish(channel, units)
+        for tp, last in lasts.items():
+            pipe.set(resume_key(tp.topic, tp.partition), last)
+        await pipe.execute()
         APPLY_LATENCY.observe(time.perf_counter() - started)
         EVENTS_APPLIED.inc(result.applied)
         DUPLICATES_SKIPPED.inc(result.duplicates + result.fenced)
-        await self.consumer.commit({tp: last + 1})
-        highwater = self.consumer.highwater(tp)
-        if highwater is not None:
-            LAG.labels(str(tp.partition)).set(max(highwater - last - 1, 0))
+        await self._commit({tp: last + 1 for tp, last in lasts.items()})
+        for tp, last in lasts.items():
+            highwater = self.consumer.highwater(tp)
+            if highwater is not None:
+                LAG.labels(str(tp.partition)).set(max(highwater - last - 1, 0))
 
-    async def _after_apply(self, events: list[tuple[int, InitiativeEvent]]) -> None:
-        """Re-score the touched units in the rankings and tell live streams what changed."""
-        touched: dict[str, set[str]] = {}
-        for _, event in events:
-            touched.setdefault(event.campaign_id, set()).update(event.union_path)
-        for campaign_id, units in touched.items():
-            await self.rankings.rescore(campaign_id, units)
-            await self.redis.publish(changes_channel(campaign_id), json.dumps(sorted(units)))
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        """Commit what this consumer still owns. A partition moved to another consumer while
+        its poll was applied needs no commit: the resume offset in Redis says where to go on,
+        and the fences skip whatever is read twice."""
+        assert self.consumer is not None
+        owned = self.consumer.assignment()
+        try:
+            await self.consumer.commit({tp: n for tp, n in offsets.items() if tp in owned})
+        except (CommitFailedError, IllegalStateError) as error:
+            log.warning("consumer.commit_skipped", error=str(error))
 
     async def _dead_letter_unexpected(
         self, record: ConsumerRecord[bytes, bytes], event_type: str

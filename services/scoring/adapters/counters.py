@@ -1,22 +1,24 @@
-"""Applying initiative events to the Redis counters: one Lua call per campaign and batch."""
+"""Applying initiative events to the Redis counters and rankings: one Lua call per campaign and
+batch."""
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib.resources import files
 from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
 
+from services.scoring.adapters.directory import UnitDirectory
+from services.scoring.adapters.lua import script_source
 from shared.counters import CounterKeys, iso_week
 from shared.events import InitiativeReviewed, InitiativeSubmitted, InitiativeWithdrawn
 from shared.redis import register_script
 
 InitiativeEvent = InitiativeSubmitted | InitiativeReviewed | InitiativeWithdrawn
-_LUA = files("services.scoring.adapters").joinpath("apply_batch.lua").read_text(encoding="utf-8")
+_LUA = script_source("apply_batch.lua")
 
 
 @dataclass(frozen=True)
@@ -35,33 +37,111 @@ class ApplyResult:
         )
 
 
-class CounterStore:
-    """Writes the counters of every campaign through one registered Lua script."""
+@dataclass(frozen=True)
+class Step:
+    """One campaign's share of a batch, ready for the Lua step."""
 
-    def __init__(self, redis: Redis, *, timezone: str = "Asia/Ho_Chi_Minh") -> None:
+    campaign_id: str
+    units: frozenset[str]  # every unit whose counters it may change
+    keys: list[str]
+    args: list[str]
+
+
+class CounterStore:
+    """Writes the counters and rankings of every campaign through one registered Lua script."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        timezone: str = "Asia/Ho_Chi_Minh",
+        directory: UnitDirectory | None = None,
+        step_events: int = 500,
+    ) -> None:
         self.redis = redis
+        self.step_events = step_events
         self.zone = ZoneInfo(timezone)
+        self.directory = directory or UnitDirectory(redis)
         self._apply = register_script(redis, _LUA)
 
     async def apply(
         self, topic: str, partition: int, records: Sequence[tuple[int, InitiativeEvent]]
     ) -> ApplyResult:
-        """Apply one partition's records (offset, event), grouped by campaign, atomically each."""
-        by_campaign: dict[str, list[dict[str, object]]] = defaultdict(list)
-        for offset, event in records:
-            by_campaign[event.campaign_id].append(self._compact(offset, event))
+        """Apply one partition's records (offset, event): see ``apply_partitions``."""
+        return await self.apply_partitions(topic, {partition: records})
+
+    async def apply_partitions(
+        self, topic: str, batches: Mapping[int, Sequence[tuple[int, InitiativeEvent]]]
+    ) -> ApplyResult:
+        """Apply records (offset, event) of one or more partitions, in one atomic step per
+        campaign: the more records a step takes, the more of its increments are summed before
+        they are written (a province is written once per step, not once per event)."""
+        return await self.execute(await self.prepare(topic, batches))
+
+    async def prepare(
+        self, topic: str, batches: Mapping[int, Sequence[tuple[int, InitiativeEvent]]]
+    ) -> list[Step]:
+        """Everything the steps need, computed here, so a consumer can prepare its next poll
+        while Redis runs the current one: per campaign, steps of at most ``step_events``
+        events, each partition's records in order."""
+        by_campaign: dict[str, list[tuple[int, int, InitiativeEvent]]] = defaultdict(list)
+        for partition, records in batches.items():
+            for offset, event in records:
+                by_campaign[event.campaign_id].append((partition, offset, event))
+        steps = []
+        counts = {
+            campaign_id: await self.directory.counts(campaign_id) for campaign_id in by_campaign
+        }
+        for campaign_id, records in by_campaign.items():
+            for start in range(0, len(records), self.step_events):
+                steps.append(
+                    await self._step(
+                        topic,
+                        campaign_id,
+                        counts[campaign_id],
+                        records[start : start + self.step_events],
+                    )
+                )
+        return steps
+
+    async def _step(
+        self,
+        topic: str,
+        campaign_id: str,
+        counts: str,
+        records: Sequence[tuple[int, int, InitiativeEvent]],
+    ) -> Step:
+        fences: dict[int, int] = {}  # partition → its fence's place among the step's keys
+        units: set[str] = set()
+        events = []
+        for partition, offset, event in records:
+            index = fences.setdefault(partition, len(fences) + 1)
+            events.append(self._compact(index, offset, event))
+            units.update(event.union_path)
+        keys = CounterKeys(campaign_id)
+        ranked = await self.directory.units(campaign_id, units)
+        return Step(
+            campaign_id=campaign_id,
+            units=frozenset(units),
+            keys=[keys.units, *(keys.fence(topic, partition) for partition in fences)],
+            args=[
+                keys.prefix,
+                counts,
+                json.dumps(events, ensure_ascii=False),
+                json.dumps(ranked, ensure_ascii=False),
+            ],
+        )
+
+    async def execute(self, steps: Sequence[Step]) -> ApplyResult:
+        """Run prepared steps, in order."""
         total = ApplyResult()
-        for campaign_id, events in by_campaign.items():
-            keys = CounterKeys(campaign_id)
-            counts = await self._apply(
-                keys=[keys.fence(topic, partition), keys.units],
-                args=[keys.prefix, json.dumps(events, ensure_ascii=False)],
-            )
+        for step in steps:
+            counts = await self._apply(keys=step.keys, args=step.args)
             total = total + ApplyResult(*(int(n) for n in counts))
         return total
 
-    def _compact(self, offset: int, event: InitiativeEvent) -> dict[str, object]:
-        base: dict[str, object] = {"o": offset, "i": str(event.data.initiative_id)}
+    def _compact(self, fence: int, offset: int, event: InitiativeEvent) -> dict[str, object]:
+        base: dict[str, object] = {"x": fence, "o": offset, "i": str(event.data.initiative_id)}
         if isinstance(event, InitiativeSubmitted):
             day = event.occurred_at.astimezone(self.zone).date()
             return base | {
@@ -73,7 +153,6 @@ class CounterStore:
                 "b": str(event.data.estimated_benefit_vnd),  # a Lua number would print 14 digits
                 "d": day.isoformat(),
                 "wk": iso_week(day),
-                "ts": event.occurred_at.timestamp(),
             }
         if isinstance(event, InitiativeReviewed):
             return base | {"t": "r", "v": event.data.decision.value}

@@ -1,79 +1,54 @@
 """Rankings kept current: a parent's children, each emulation cluster and each level, by
 percentage of the unit's own target, by initiatives per 100 members, and by distinct people.
 
-Scores are recomputed inside Redis from the counters as they are at that moment, for every unit
-a batch touched and for a unit whose target or members changed.
+The counters' Lua step re-places every unit whose score it changes (see ranking.lua). This
+module re-places units whose target, members or groups changed, and every unit after a rebuild,
+and reads the rankings.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from importlib.resources import files
 
 from redis.asyncio import Redis
 
+from services.scoring.adapters.directory import UnitDirectory
+from services.scoring.adapters.lua import script_source
 from shared.counters import CounterKeys, RegistryKeys
-from shared.events import CampaignDefinedData
 from shared.redis import register_script
 
-_LUA = (
-    files("services.scoring.adapters").joinpath("update_rankings.lua").read_text(encoding="utf-8")
-)
+_LUA = script_source("update_rankings.lua")
 METRICS = ("pct", "per100", "people")
 GROUPINGS = {"children": "ch", "cluster": "cl", "level": "lv"}
 
 
 class Rankings:
-    """Re-scores units of a campaign in its rankings."""
+    """Re-places units of a campaign in its rankings."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, directory: UnitDirectory | None = None) -> None:
         self.redis = redis
+        self.directory = directory or UnitDirectory(redis)
         self._update = register_script(redis, _LUA)
-        self._counts: dict[str, str] = {}
 
     async def rescore(self, campaign_id: str, unit_ids: Iterable[str]) -> None:
-        """Recompute the scores of ``unit_ids`` (unknown units are left out)."""
+        """Recompute and place the scores of ``unit_ids`` (units not in the registry are left
+        out), 1000 units a step."""
         ids = sorted(set(unit_ids))
-        if not ids:
-            return
-        pipe = self.redis.pipeline(transaction=False)
-        for unit_id in ids:
-            pipe.hgetall(RegistryKeys.unit(unit_id))
-        metas = await pipe.execute()
-        units = [
-            {
-                "u": unit_id,
-                "p": meta.get("parent_id", ""),
-                "c": meta.get("emulation_cluster", ""),
-                "l": meta.get("level", ""),
-                "m": int(meta.get("members") or 0),
-            }
-            for unit_id, meta in zip(ids, metas, strict=True)
-            if meta
-        ]
-        if units:
-            counts = await self._what_counts(campaign_id)
-            await self._update(args=[CounterKeys(campaign_id).prefix, counts, json.dumps(units)])
+        counts = await self.directory.counts(campaign_id)
+        for start in range(0, len(ids), 1000):
+            units = await self.directory.units(campaign_id, ids[start : start + 1000])
+            if units:
+                await self._update(
+                    args=[CounterKeys(campaign_id).prefix, counts, json.dumps(units)]
+                )
 
-    async def _what_counts(self, campaign_id: str) -> str:
-        if campaign_id not in self._counts:
-            definition = await self.redis.hget(RegistryKeys.campaign(campaign_id), "definition")
-            if definition is None:
-                return "valid"  # the default, until the campaign's definition arrives
-            self._counts[campaign_id] = CampaignDefinedData.model_validate_json(
-                definition
-            ).counts.value
-        return self._counts[campaign_id]
-
-
-async def rank_of(
-    redis: Redis, campaign_id: str, unit_id: str, metric: str, grouping: str, group: str
-) -> tuple[int | None, int]:
-    """The unit's rank (1 = best) in a ranking, and how many units it ranks."""
-    key = CounterKeys(campaign_id).ranking(metric, GROUPINGS[grouping], group)
-    rank = await redis.zrevrank(key, unit_id)
-    return (None if rank is None else int(rank) + 1), int(await redis.zcard(key))
+    async def rescore_all(self, campaign_id: str) -> int:
+        """Re-place every unit of the registry (after a rebuild, or when what counts changed);
+        returns how many units were looked at."""
+        ids = await self.redis.hkeys(RegistryKeys.facts())
+        await self.rescore(campaign_id, ids)
+        return len(ids)
 
 
 async def leaderboard(

@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer
 from redis.asyncio import Redis
 
 from services.scoring.adapters.rankings import METRICS, Rankings
-from shared.counters import CounterKeys, RegistryKeys
+from shared.counters import CounterKeys, RegistryKeys, effective_target, encode_facts
 from shared.events import AnyEvent, CampaignDefined, TargetSet, UnionUpserted, decode
 from shared.events.codec import EventDecodeError
 from shared.logging import get_logger
@@ -21,39 +21,48 @@ from shared.settings import ScoringSettings
 log = get_logger(__name__)
 
 
-async def apply_registry_event(redis: Redis, raw: bytes) -> bool:
+async def apply_registry_event(redis: Redis, raw: bytes, rankings: Rankings | None = None) -> bool:
     """Store one registry record and re-rank what it changes; False when it cannot be read
-    (it is logged and skipped)."""
+    (it is logged and skipped). ``rankings`` carries the instance's unit directory, which
+    forgets what the record changes."""
     try:
         event = decode(raw)
     except EventDecodeError as error:
         log.warning("registry.unreadable", reason=error.reason, detail=error.detail)
         return False
-    before = (
-        await redis.hgetall(RegistryKeys.unit(event.union_id))
-        if isinstance(event, UnionUpserted)
-        else {}
-    )
-    await _store(redis, event)
-    rankings = Rankings(redis)
-    if isinstance(event, TargetSet):
-        await rankings.rescore(event.campaign_id, [event.union_id])
-    elif isinstance(event, UnionUpserted):
+    rankings = rankings or Rankings(redis)
+    directory = rankings.directory
+    if isinstance(event, UnionUpserted):
+        before = await redis.hgetall(RegistryKeys.unit(event.union_id))
+        await _store(redis, event)
+        directory.forget_unit(event.union_id)
         for campaign_id in await redis.smembers(RegistryKeys.campaigns()):
             await _leave_old_groups(redis, campaign_id, event.union_id, before)
             await rankings.rescore(campaign_id, [event.union_id])
+    elif isinstance(event, CampaignDefined):
+        counted_before = await directory.counts(event.campaign_id)
+        await _store(redis, event)
+        directory.forget_campaign(event.campaign_id)
+        if await directory.counts(event.campaign_id) != counted_before:
+            await rankings.rescore_all(event.campaign_id)
+    else:
+        await _store(redis, event)
+        if isinstance(event, TargetSet):
+            directory.forget_target(event.campaign_id, event.union_id)
+            await rankings.rescore(event.campaign_id, [event.union_id])
     return True
 
 
 async def _leave_old_groups(
     redis: Redis, campaign_id: str, unit_id: str, before: dict[str, str]
 ) -> None:
-    """A unit that changed emulation cluster leaves the old cluster's rankings."""
-    current = await redis.hget(RegistryKeys.unit(unit_id), "emulation_cluster")
-    old = before.get("emulation_cluster")
-    if old and old != current:
-        for metric in METRICS:
-            await redis.zrem(CounterKeys(campaign_id).ranking(metric, "cl", old), unit_id)
+    """A unit that moved (another parent, cluster or level) leaves its old groups' rankings."""
+    current = await redis.hgetall(RegistryKeys.unit(unit_id))
+    for grouping, field in (("ch", "parent_id"), ("cl", "emulation_cluster"), ("lv", "level")):
+        old = before.get(field)
+        if old and old != current.get(field):
+            for metric in METRICS:
+                await redis.zrem(CounterKeys(campaign_id).ranking(metric, grouping, old), unit_id)
 
 
 async def _store(redis: Redis, event: AnyEvent) -> None:
@@ -71,6 +80,13 @@ async def _store(redis: Redis, event: AnyEvent) -> None:
                 "members": data.members,
                 "path": "/".join(event.union_path),
             },
+        )
+        pipe.hset(
+            RegistryKeys.facts(),
+            event.union_id,
+            encode_facts(
+                data.parent_id or "", data.emulation_cluster or "", data.level.value, data.members
+            ),
         )
         if data.parent_id:
             pipe.sadd(RegistryKeys.children(data.parent_id), event.union_id)
@@ -90,15 +106,23 @@ async def _store(redis: Redis, event: AnyEvent) -> None:
         values = {name: value for name, value in targets.items() if value is not None}
         if values:
             pipe.hset(key, mapping=values)
+        pipe.hset(
+            CounterKeys(event.campaign_id).targets,
+            event.union_id,
+            effective_target(event.data.own_target, event.data.assigned_target),
+        )
     await pipe.execute()
 
 
 class RegistryReader:
     """Follows the registry topic into Redis."""
 
-    def __init__(self, settings: ScoringSettings, redis: Redis) -> None:
+    def __init__(
+        self, settings: ScoringSettings, redis: Redis, rankings: Rankings | None = None
+    ) -> None:
         self.settings = settings
         self.redis = redis
+        self.rankings = rankings or Rankings(redis)
         self._stopping = asyncio.Event()
 
     async def run(self) -> None:
@@ -116,7 +140,7 @@ class RegistryReader:
                 batches = await consumer.getmany(timeout_ms=500, max_records=5000)
                 for records in batches.values():
                     for record in records:
-                        await apply_registry_event(self.redis, record.value or b"")
+                        await apply_registry_event(self.redis, record.value or b"", self.rankings)
         finally:
             await consumer.stop()
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic_core import to_json
 
 from services.scoring import queries
+from shared.counters import read_unit
 
 router = APIRouter(prefix="/campaigns/{campaign_id}/units/{unit_id}", tags=["progress"])
 
@@ -32,9 +34,14 @@ async def unit_progress(campaign_id: str, unit_id: str, request: Request) -> Any
     """Counted, registered, under review, valid, rejected, percentage of the unit's own target,
     expected percentage today, pace, projected total, distinct people, benefit, backlog."""
     try:
-        return await queries.unit_progress(_redis(request), campaign_id, unit_id)
+        # The busiest route: serialised by pydantic-core, a third of FastAPI's generic encoder.
+        return _json(await queries.unit_progress(_redis(request), campaign_id, unit_id))
     except queries.UnknownCampaign:
         return _unknown(campaign_id)
+
+
+def _json(content: Any) -> Response:
+    return Response(to_json(content), media_type="application/json")
 
 
 @router.get("/children")
@@ -68,9 +75,10 @@ async def breakdown(campaign_id: str, unit_id: str, request: Request) -> Any:
 
 @router.get("/backlog")
 async def backlog(campaign_id: str, unit_id: str, request: Request) -> Any:
-    """How many initiatives wait for review in the subtree, and since when the oldest."""
-    waiting, oldest = await queries.read_backlog(_redis(request), campaign_id, unit_id)
-    return {"waiting": waiting, "oldest_submitted_at": oldest}
+    """How many initiatives wait for review in the subtree, the day the oldest was submitted,
+    and how many were submitted each day."""
+    counters = await read_unit(_redis(request), campaign_id, unit_id)
+    return queries.backlog(counters)
 
 
 totals_router = APIRouter(tags=["progress"])

@@ -35,6 +35,7 @@ class Expected:
     people: set[str] = field(default_factory=set)
     by_field: Counter[str] = field(default_factory=Counter)
     by_day: Counter[str] = field(default_factory=Counter)
+    backlog_by_day: Counter[str] = field(default_factory=Counter)  # under review, by day
 
 
 def expected_counters(initiatives: Iterable[Initiative]) -> dict[str, Expected]:
@@ -53,6 +54,7 @@ def expected_counters(initiatives: Iterable[Initiative]) -> dict[str, Expected]:
             totals.by_day[initiative.day] += 1
             if initiative.status == "submitted":
                 totals.under_review += 1
+                totals.backlog_by_day[initiative.day] += 1
             elif initiative.status == "valid":
                 totals.valid += 1
                 totals.by_field[f"valid|{initiative.field}"] += 1
