@@ -39,6 +39,7 @@ from rich.table import Table
 
 from services.scoring.adapters.consumer import ScoringConsumer
 from services.scoring.adapters.counters import CounterStore, InitiativeEvent
+from services.scoring.adapters.rankings import RankingRefresher, Rankings
 from shared.counters import CounterKeys, RegistryKeys, encode_facts, read_unit
 from shared.counters.read import COUNTER_FIELDS
 from shared.events import (
@@ -873,17 +874,26 @@ async def run_redis_only(ctx: Context, round_: int) -> Run:
     store = CounterStore(
         redis, timezone=settings.timezone, step_events=settings.scoring_step_events
     )
+    # The consumer's ranking refresher runs beside its steps: R does the same Redis work.
+    refresher = RankingRefresher(
+        redis,
+        Rankings(redis, store.directory),
+        interval=settings.scoring_rank_interval_seconds,
+    )
     try:
         with _progress(ctx.console) as progress:
             task = progress.add_task(f"R round {round_}", total=ctx.args.events)
             done = 0
             before = await ctx.meter.read()
             started = time.perf_counter()
+            refreshing = asyncio.create_task(refresher.run())
             for partition, batch in ctx.batches:
                 await store.apply(ctx.topic, partition, batch)
                 done += len(batch)
                 progress.update(task, completed=done)
             seconds = time.perf_counter() - started
+            refreshing.cancel()
+            await asyncio.gather(refreshing, return_exceptions=True)
             cpu = Meter.spent(before, await ctx.meter.read())
         commands = await redis_commands(ctx.redis)
         slow = await slow_scripts(ctx.redis)

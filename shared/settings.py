@@ -109,6 +109,12 @@ class ScoringSettings(CommonSettings):
     scoring_poll_records: int = Field(
         2000, ge=1, description="Most records the consumer takes from Kafka in one poll."
     )
+    scoring_rank_interval_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="How often the rankings of upper-level units touched since are refreshed "
+        "(a step ranks the units initiatives are registered at itself).",
+    )
     scoring_step_events: int = Field(
         500,
         ge=1,

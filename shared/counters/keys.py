@@ -58,6 +58,12 @@ class CounterKeys:
         return f"{self.prefix}:rk:{metric}:{grouping}:{group}"
 
     @property
+    def ranking_queue(self) -> str:
+        """Set of units whose rankings the refresher must look at (ancestors the counters' step
+        touched; it ranks the events' own units itself)."""
+        return f"{self.prefix}:rkq"
+
+    @property
     def targets(self) -> str:
         """Hash unit → the target its percentage is of (its own, else the assigned one): what
         ranking needs, many units in one read. Registry state, like ``RegistryKeys.target``."""

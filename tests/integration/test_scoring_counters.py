@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from services.scoring.adapters.counters import ApplyResult, CounterStore, InitiativeEvent
-from services.scoring.adapters.rankings import Rankings
+from services.scoring.adapters.rankings import RankingRefresher, Rankings
 from services.scoring.adapters.registry import apply_registry_event
 from services.scoring.domain.reference import Expected, Initiative, expected_counters
 from services.submission.schemas import MAX_BENEFIT_VND
@@ -687,6 +687,25 @@ def school_events(campaign: str, seed: int) -> list[InitiativeEvent]:
     return events
 
 
+async def test_ancestors_wait_in_the_ranking_queue_until_the_refresher_places_them(
+    redis: Redis, campaign: str
+) -> None:
+    rankings = await seed_registry(redis, campaign)
+    store = CounterStore(redis, directory=rankings.directory)
+    path = school_path("cdcs-yt-1")
+    await store.apply(TOPIC, 0, [(0, submitted(campaign, 0, path=path))])
+    queue = CounterKeys(campaign).ranking_queue
+    before = await rankings_as_stored(redis, campaign)
+
+    assert await redis.smembers(queue) == set(path[:-1])
+    assert before["people:cl:cum-benh-vien"]["cdcs-yt-1"] == 1.0  # its own unit: at once
+    assert before["people:lv:upper_level"]["dak-lak-y-te"] == 0.0
+    await RankingRefresher(redis, rankings).refresh_all()
+    after = await rankings_as_stored(redis, campaign)
+    assert await redis.smembers(queue) == set()
+    assert after["people:lv:upper_level"]["dak-lak-y-te"] == 1.0
+
+
 @pytest.mark.parametrize("step_events", [1, 7, 500])
 async def test_rankings_equal_a_recomputation_from_the_counters(
     redis: Redis, campaign: str, step_events: int
@@ -704,6 +723,7 @@ async def test_rankings_equal_a_recomputation_from_the_counters(
             poll[p] = [(offset, log[offset]) for offset in take]
             positions[p] = take.stop
         await store.apply_partitions(TOPIC, poll)
+    await RankingRefresher(redis, rankings).refresh_all()  # the ancestors the steps queued
 
     assert await rankings_as_stored(redis, campaign) == await rankings_recomputed(redis, campaign)
 
@@ -719,6 +739,7 @@ async def test_a_target_change_re_ranks_the_unit(redis: Redis, campaign: str) ->
     await apply_registry_event(
         redis, encode(target_event(campaign, school_path("cdcs-gd-1"), assigned=50)), rankings
     )
+    await RankingRefresher(redis, rankings).refresh_all()
 
     assert await rankings_as_stored(redis, campaign) == await rankings_recomputed(redis, campaign)
 

@@ -14,7 +14,7 @@
 -- KEYS[1] set of units, KEYS[2..] the fences of the partitions. ARGV[1] key prefix
 -- ("{c:<campaign>}"), ARGV[2] what counts ("valid" or "registered"), ARGV[3] events as JSON:
 -- [{x=n (its fence is KEYS[n + 1]), o=offset, t="s"|"r"|"w", i=id, ...}], ARGV[4] JSON
--- {unit: [parent, cluster, level, members, target]} of the units that can be ranked.
+-- {unit: [parent, cluster, level, members, target]} of the events' own units that can be ranked.
 local units_key = KEYS[1]
 local prefix, counts = ARGV[1], ARGV[2]
 local events = cjson.decode(ARGV[3])
@@ -105,7 +105,10 @@ local function registration(s, sign)
   end
 end
 
+local own = {} -- the units events were registered at (ranked in this step; ancestors later)
+
 local function under_review(s, sign)
+  own[s.p[#s.p]] = true -- every transition passes here
   local waiting = 'q:' .. s.d
   for _, unit in ipairs(s.p) do add(unit, 'under_review', sign); add(unit, waiting, sign) end
 end
@@ -186,7 +189,10 @@ for unit, people in pairs(persons) do
 end
 
 -- 4. Each touched unit: one HMGET of what changes (and what ranks it), one HSET of the results.
-local touched = {}
+-- The units events were registered at are ranked here; their ancestors, touched by nearly every
+-- step, are queued for the ranking refresher (refresh_rankings.lua), which places each once per
+-- round however many steps touched it.
+local touched, queued = {}, {}
 for unit, fields in pairs(delta) do
   touched[#touched + 1] = unit
   local names, index = {}, {}
@@ -194,7 +200,8 @@ for unit, fields in pairs(delta) do
     if not index[name] then names[#names + 1] = name; index[name] = #names end
   end
   for name, n in pairs(fields) do if n ~= 0 then want(name) end end
-  local unit_meta = meta[unit]
+  local unit_meta = own[unit] and meta[unit]
+  if not own[unit] then queued[#queued + 1] = unit end
   local ranked = unit_meta and ((fields[counts] or 0) ~= 0 or (fields.people or 0) ~= 0)
   if unit_meta then
     want(counts); want('people'); want('rk:pct'); want('rk:per100'); want('rk:people')
@@ -237,6 +244,9 @@ end
 rank_flush()
 for start = 1, #touched, 1000 do
   redis.call('SADD', units_key, unpack(touched, start, math.min(start + 999, #touched)))
+end
+for start = 1, #queued, 1000 do
+  redis.call('SADD', prefix .. ':rkq', unpack(queued, start, math.min(start + 999, #queued)))
 end
 local pairs_to_set = {}
 for id in pairs(changed) do

@@ -33,6 +33,7 @@ from services.scoring.adapters.metrics import (
     EVENTS_APPLIED,
     LAG,
 )
+from services.scoring.adapters.rankings import RankingRefresher, Rankings
 from shared.events import InitiativeReviewed, InitiativeSubmitted, InitiativeWithdrawn
 from shared.kafka import (
     create_consumer,
@@ -129,6 +130,12 @@ class ScoringConsumer:
         # here, so this process's work and Redis's overlap instead of taking turns.
         polls: asyncio.Queue[Poll] = asyncio.Queue(maxsize=1)
         fetching = asyncio.create_task(self._fetch(polls))
+        refresher = RankingRefresher(
+            self.redis,
+            Rankings(self.redis, self.store.directory),
+            interval=self.settings.scoring_rank_interval_seconds,
+        )
+        refreshing = asyncio.create_task(refresher.run())
         try:
             while not (self._stopping.is_set() and polls.empty()):
                 next_poll = asyncio.create_task(polls.get())
@@ -140,7 +147,9 @@ class ScoringConsumer:
                 await self._apply_with_retry(next_poll.result())
         finally:
             fetching.cancel()
-            await asyncio.gather(fetching, return_exceptions=True)  # raised above if it failed
+            refreshing.cancel()
+            # Raised above if fetching failed; the refresher logs its own trouble.
+            await asyncio.gather(fetching, refreshing, return_exceptions=True)
             await self.consumer.stop()
             await self.producer.stop()
             log.info("consumer.stopped")

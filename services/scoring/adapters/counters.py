@@ -119,7 +119,8 @@ class CounterStore:
             events.append(self._compact(index, offset, event))
             units.update(event.union_path)
         keys = CounterKeys(campaign_id)
-        ranked = await self.directory.units(campaign_id, units)
+        # The step ranks the events' own units; it queues their ancestors for the refresher.
+        ranked = await self.directory.units(campaign_id, {event.union_id for *_, event in records})
         return Step(
             campaign_id=campaign_id,
             units=frozenset(units),

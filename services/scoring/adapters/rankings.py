@@ -1,26 +1,57 @@
 """Rankings kept current: a parent's children, each emulation cluster and each level, by
 percentage of the unit's own target, by initiatives per 100 members, and by distinct people.
 
-The counters' Lua step re-places every unit whose score it changes (see ranking.lua). This
-module re-places units whose target, members or groups changed, and every unit after a rebuild,
-and reads the rankings.
+The counters' Lua step re-places the events' own units whose score it changes (see
+ranking.lua) and queues their ancestors; the refresher here re-places the queued units once a
+round (an upper-level union is touched by nearly every step: placing it once a second instead of
+once a step is most of the saving). This module also re-places units whose target, members or
+groups changed, and every unit after a rebuild, and reads the rankings.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from services.scoring.adapters.directory import UnitDirectory
 from services.scoring.adapters.lua import script_source
 from shared.counters import CounterKeys, RegistryKeys
+from shared.logging import get_logger
 from shared.redis import register_script
+
+log = get_logger(__name__)
 
 _LUA = script_source("update_rankings.lua")
 METRICS = ("pct", "per100", "people")
 GROUPINGS = {"children": "ch", "cluster": "cl", "level": "lv"}
+
+
+class RankingRefresher:
+    """Drains the ranking queues of every campaign, every ``interval`` seconds, until stopped."""
+
+    def __init__(self, redis: Redis, rankings: Rankings, *, interval: float = 1.0) -> None:
+        self.redis = redis
+        self.rankings = rankings
+        self.interval = interval
+
+    async def run(self) -> None:
+        """Refresh, sleep, again; Redis trouble is logged and retried next round."""
+        while True:
+            try:
+                await self.refresh_all()
+            except (RedisError, OSError) as error:
+                log.warning("rankings.refresh_failed", error=str(error))
+            await asyncio.sleep(self.interval)
+
+    async def refresh_all(self) -> None:
+        """Drain every campaign's queue once."""
+        for campaign_id in sorted(await self.redis.smembers(RegistryKeys.campaigns())):
+            while await self.rankings.refresh(campaign_id) > 0:
+                pass
 
 
 class Rankings:
@@ -32,16 +63,33 @@ class Rankings:
         self._update = register_script(redis, _LUA)
 
     async def rescore(self, campaign_id: str, unit_ids: Iterable[str]) -> None:
-        """Recompute and place the scores of ``unit_ids`` (units not in the registry are left
-        out), 1000 units a step."""
+        """Place ``unit_ids`` in every ranking from their counters as they are now (units not
+        in the registry are left out), 1000 units a step."""
         ids = sorted(set(unit_ids))
-        counts = await self.directory.counts(campaign_id)
         for start in range(0, len(ids), 1000):
-            units = await self.directory.units(campaign_id, ids[start : start + 1000])
-            if units:
-                await self._update(
-                    args=[CounterKeys(campaign_id).prefix, counts, json.dumps(units)]
-                )
+            await self._place(campaign_id, ids[start : start + 1000], "all")
+
+    async def refresh(self, campaign_id: str, *, limit: int = 2000) -> int:
+        """Re-rank up to ``limit`` units of the campaign's ranking queue where their scores
+        moved; returns how many units were taken off the queue."""
+        queue = CounterKeys(campaign_id).ranking_queue
+        ids: list[str] = await self.redis.srandmember(queue, limit)  # type: ignore[assignment]  # decoded
+        if ids:
+            await self._place(campaign_id, ids, "changed")
+        return len(ids)
+
+    async def _place(self, campaign_id: str, ids: list[str], mode: str) -> None:
+        keys = CounterKeys(campaign_id)
+        await self._update(
+            keys=[keys.ranking_queue],
+            args=[
+                keys.prefix,
+                await self.directory.counts(campaign_id),
+                mode,
+                json.dumps(await self.directory.units(campaign_id, ids)),
+                json.dumps(ids),
+            ],
+        )
 
     async def rescore_all(self, campaign_id: str) -> int:
         """Re-place every unit of the registry (after a rebuild, or when what counts changed);
