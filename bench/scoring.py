@@ -99,8 +99,9 @@ written straight into Redis, as the registry reader would leave it.
 
   K  Kafka's read limit: a consumer of its own group (max_poll_records as ScoringConsumer) reads
      the whole topic and decodes every record with shared.events.decode; applies nothing.
-  R  Redis's limit: the same events, decoded beforehand and in memory, in per-partition batches
-     of --batch (2000) in offset order, through CounterStore.apply, without Kafka.
+  R  Redis's limit: the same events in per-partition batches of --batch (2000) in offset order,
+     decoded and prepared beforehand, their Lua steps (of --step events) run through
+     CounterStore.execute with the ranking refresher beside, without Kafka.
   C  Candidate: the real ScoringConsumer (services/scoring/adapters/consumer.py) with a fresh
      consumer group, from an empty Redis, until every partition's committed offset reaches its
      end.
@@ -131,7 +132,7 @@ without persistence. Results go to bench/results/scoring.json.
 SIDES = ("K", "R", "C", "CQ")
 SIDE_NAMES = {
     "K": "K: consume + decode, apply nothing",
-    "R": "R: CounterStore.apply, no Kafka",
+    "R": "R: prepared Lua steps, no Kafka",
     "C": "C: ScoringConsumer, Kafka → Redis",
     "CQ": "CQ: ScoringConsumer + queries",
 }
@@ -867,13 +868,18 @@ async def run_kafka_only(ctx: Context, round_: int) -> Run:
 
 
 async def run_redis_only(ctx: Context, round_: int) -> Run:
-    """R: the decoded events, batch by batch, through CounterStore.apply into an empty Redis."""
+    """R: the events' Lua steps, prepared beforehand (decoded, compacted, JSON), run batch by
+    batch into an empty Redis: Redis's own limit, none of this process's work in the way."""
     await reset_redis(ctx.redis, ctx.units)
     redis = create_redis(ctx.redis_url)
     settings = ctx.settings("unused")
     store = CounterStore(
         redis, timezone=settings.timezone, step_events=settings.scoring_step_events
     )
+    prepared = [
+        (len(batch), await store.prepare(ctx.topic, {partition: batch}))
+        for partition, batch in ctx.batches
+    ]
     # The consumer's ranking refresher runs beside its steps: R does the same Redis work.
     refresher = RankingRefresher(
         redis,
@@ -887,9 +893,9 @@ async def run_redis_only(ctx: Context, round_: int) -> Run:
             before = await ctx.meter.read()
             started = time.perf_counter()
             refreshing = asyncio.create_task(refresher.run())
-            for partition, batch in ctx.batches:
-                await store.apply(ctx.topic, partition, batch)
-                done += len(batch)
+            for size, steps in prepared:
+                await store.execute(steps)
+                done += size
                 progress.update(task, completed=done)
             seconds = time.perf_counter() - started
             refreshing.cancel()

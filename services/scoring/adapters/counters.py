@@ -3,6 +3,7 @@ batch."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -102,6 +103,7 @@ class CounterStore:
                         records[start : start + self.step_events],
                     )
                 )
+                await asyncio.sleep(0)  # a consumer's apply stage may be waiting to run
         return steps
 
     async def _step(
