@@ -193,18 +193,20 @@ end
 -- step, are queued for the ranking refresher (refresh_rankings.lua), which places each once per
 -- round however many steps touched it.
 local touched, queued = {}, {}
+local RANK_INPUTS = {counts, 'people', 'rk:pct', 'rk:per100', 'rk:people'}
 for unit, fields in pairs(delta) do
   touched[#touched + 1] = unit
   local names, index = {}, {}
-  local function want(name)
-    if not index[name] then names[#names + 1] = name; index[name] = #names end
+  for name, n in pairs(fields) do
+    if n ~= 0 then names[#names + 1] = name; index[name] = #names end
   end
-  for name, n in pairs(fields) do if n ~= 0 then want(name) end end
   local unit_meta = own[unit] and meta[unit]
   if not own[unit] then queued[#queued + 1] = unit end
   local ranked = unit_meta and ((fields[counts] or 0) ~= 0 or (fields.people or 0) ~= 0)
   if unit_meta then
-    want(counts); want('people'); want('rk:pct'); want('rk:per100'); want('rk:people')
+    for _, name in ipairs(RANK_INPUTS) do
+      if not index[name] then names[#names + 1] = name; index[name] = #names end
+    end
   end
   if #names > 0 then
     local key = prefix .. ':u:' .. unit
