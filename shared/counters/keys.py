@@ -45,7 +45,7 @@ class CounterKeys:
 
     def initiative(self, initiative_id: str) -> str:
         """String: one initiative's state, what the counters already hold of it (see
-        apply_batch.lua): about 200 bytes an initiative, whatever the redeliveries."""
+        apply_batch.lua): about 300 bytes an initiative with its key, whatever the redeliveries."""
         return f"{self.prefix}:i:{initiative_id}"
 
     def fence(self, topic: str, partition: int) -> str:

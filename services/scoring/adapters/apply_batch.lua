@@ -190,7 +190,7 @@ end
 
 -- 4. Each touched unit: one HMGET of what changes (and what ranks it), one HSET of the results.
 -- The units events were registered at are ranked here; their ancestors, touched by nearly every
--- step, are queued for the ranking refresher (refresh_rankings.lua), which places each once per
+-- step, are queued for the ranking refresher (update_rankings.lua), which places each once per
 -- round however many steps touched it.
 local touched, queued = {}, {}
 local RANK_INPUTS = {counts, 'people', 'rk:pct', 'rk:per100', 'rk:people'}
