@@ -1,0 +1,1 @@
+"""The scoring replay benchmark's parts; bench/scoring.py runs them."""
