@@ -48,10 +48,15 @@ class RankingRefresher:
             await asyncio.sleep(self.interval)
 
     async def refresh_all(self) -> None:
-        """Drain every campaign's queue once."""
+        """Place what every campaign's queue holds now; units queued meanwhile wait for the
+        next round (so a unit touched by every step is placed once a round)."""
         for campaign_id in sorted(await self.redis.smembers(RegistryKeys.campaigns())):
-            while await self.rankings.refresh(campaign_id) > 0:
-                pass
+            waiting = await self.redis.scard(CounterKeys(campaign_id).ranking_queue)
+            while waiting > 0:
+                placed = await self.rankings.refresh(campaign_id)
+                if placed == 0:
+                    break
+                waiting -= placed
 
 
 class Rankings:
