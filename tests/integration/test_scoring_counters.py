@@ -38,6 +38,7 @@ from shared.counters import (
     CounterKeys,
     RegistryKeys,
     UnitCounters,
+    decode_facts,
     iso_week,
     read_unit,
 )
@@ -776,3 +777,20 @@ async def test_one_step_over_two_partitions_fences_each_on_its_own(
     }
     assert await store.apply_partitions(TOPIC, again) == ApplyResult(applied=2, fenced=1)
     assert (await read_unit(redis, campaign, PROVINCE)).registered == 4
+
+
+async def test_a_registry_record_read_again_fills_in_the_compact_copy_it_lacks(
+    redis: Redis, campaign: str, unique: str
+) -> None:
+    rankings = await seed_registry(redis, campaign)
+    school = f"cdcs-cu-{unique}"
+    upsert = union_event(
+        [ROOT, PROVINCE, "dak-lak-y-te", school], UnionLevel.GRASSROOTS, cluster="cum-benh-vien"
+    )
+    await apply_registry_event(redis, encode(upsert), rankings)
+    await redis.hdel(RegistryKeys.facts(), school)  # as a Redis from before that copy existed
+
+    await apply_registry_event(redis, encode(upsert), rankings)  # the next start reads it again
+
+    facts = await redis.hget(RegistryKeys.facts(), school)
+    assert decode_facts(facts) == ("dak-lak-y-te", "cum-benh-vien", "grassroots", 100)

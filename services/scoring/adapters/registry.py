@@ -33,7 +33,13 @@ async def apply_registry_event(redis: Redis, raw: bytes, rankings: Rankings | No
     rankings = rankings or Rankings(redis)
     directory = rankings.directory
     if isinstance(event, UnionUpserted):
-        before = await redis.hgetall(RegistryKeys.unit(event.union_id))
+        pipe = redis.pipeline(transaction=False)
+        pipe.hgetall(RegistryKeys.unit(event.union_id))
+        pipe.hget(RegistryKeys.facts(), event.union_id)
+        before, facts = await pipe.execute()
+        if before == _union_fields(event) and facts == _facts(event):
+            # Every start reads the whole registry again: an unchanged unit needs nothing.
+            return True
         await _store(redis, event)
         directory.forget_unit(event.union_id)
         for campaign_id in await redis.smembers(RegistryKeys.campaigns()):
@@ -65,29 +71,33 @@ async def _leave_old_groups(
                 await redis.zrem(CounterKeys(campaign_id).ranking(metric, grouping, old), unit_id)
 
 
+def _union_fields(event: UnionUpserted) -> dict[str, str]:
+    """The unit's registry hash, as Redis gives it back."""
+    data = event.data
+    return {
+        "name": data.name,
+        "level": data.level.value,
+        "parent_id": data.parent_id or "",
+        "sector": data.sector or "",
+        "emulation_cluster": data.emulation_cluster or "",
+        "members": str(data.members),
+        "path": "/".join(event.union_path),
+    }
+
+
+def _facts(event: UnionUpserted) -> str:
+    data = event.data
+    return encode_facts(
+        data.parent_id or "", data.emulation_cluster or "", data.level.value, data.members
+    )
+
+
 async def _store(redis: Redis, event: AnyEvent) -> None:
     pipe = redis.pipeline(transaction=True)
     if isinstance(event, UnionUpserted):
         data = event.data
-        pipe.hset(
-            RegistryKeys.unit(event.union_id),
-            mapping={
-                "name": data.name,
-                "level": data.level.value,
-                "parent_id": data.parent_id or "",
-                "sector": data.sector or "",
-                "emulation_cluster": data.emulation_cluster or "",
-                "members": data.members,
-                "path": "/".join(event.union_path),
-            },
-        )
-        pipe.hset(
-            RegistryKeys.facts(),
-            event.union_id,
-            encode_facts(
-                data.parent_id or "", data.emulation_cluster or "", data.level.value, data.members
-            ),
-        )
+        pipe.hset(RegistryKeys.unit(event.union_id), mapping=_union_fields(event))
+        pipe.hset(RegistryKeys.facts(), event.union_id, _facts(event))
         if data.parent_id:
             pipe.sadd(RegistryKeys.children(data.parent_id), event.union_id)
     elif isinstance(event, CampaignDefined):
