@@ -19,9 +19,9 @@ class UnknownCampaign(LookupError):
     """No campaign of that id in the registry."""
 
 
-async def campaign(redis: Redis, campaign_id: str) -> CampaignDefinedData:
-    """The campaign's definition as the registry topic carried it."""
-    definition = await redis.hget(RegistryKeys.campaign(campaign_id), "definition")
+def parse_definition(campaign_id: str, definition: str | None) -> CampaignDefinedData:
+    """The campaign's definition from its registry hash field, as the registry topic carried
+    it; UnknownCampaign when there is none."""
     if definition is None:
         raise UnknownCampaign(campaign_id)
     return CampaignDefinedData.model_validate_json(definition)
@@ -46,9 +46,7 @@ async def unit_progress(
     pipe.hgetall(keys.unit(unit_id))
     pipe.hgetall(RegistryKeys.target(campaign_id, unit_id))
     definition_json, meta, values, targets = await pipe.execute()
-    if definition_json is None:
-        raise UnknownCampaign(campaign_id)
-    definition = CampaignDefinedData.model_validate_json(definition_json)
+    definition = parse_definition(campaign_id, definition_json)
     counters = parse_unit(values)
     groups = [
         (name, grouping, group)

@@ -794,3 +794,17 @@ async def test_a_registry_record_read_again_fills_in_the_compact_copy_it_lacks(
 
     facts = await redis.hget(RegistryKeys.facts(), school)
     assert decode_facts(facts) == ("dak-lak-y-te", "cum-benh-vien", "grassroots", 100)
+
+
+async def test_a_unit_that_moves_cluster_leaves_the_old_clusters_rankings(
+    redis: Redis, campaign: str, unique: str
+) -> None:
+    rankings = await seed_registry(redis, campaign)
+    path = [ROOT, PROVINCE, "dak-lak-y-te", f"cdcs-chuyen-{unique}"]
+    for cluster in ("cum-benh-vien", "cum-truong-hoc"):
+        upsert = union_event(path, UnionLevel.GRASSROOTS, cluster=cluster)
+        await apply_registry_event(redis, encode(upsert), rankings)
+
+    stored = await rankings_as_stored(redis, campaign)
+    assert path[-1] not in stored["people:cl:cum-benh-vien"]
+    assert path[-1] in stored["people:cl:cum-truong-hoc"]

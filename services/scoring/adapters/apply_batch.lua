@@ -229,14 +229,9 @@ for unit, fields in pairs(delta) do
     if unit_meta and (ranked or not current[index['rk:people']]) then
       local counted = value[counts] or tonumber(current[index[counts]] or '0')
       local people = value.people or tonumber(current[index.people] or '0')
-      local scores = rank_scores(counted, people, unit_meta)
-      for _, metric in ipairs(RANK_METRICS) do
-        local field = 'rk:' .. metric
-        if scores[metric] ~= (current[index[field]] or false) then
-          rank_stage(prefix, unit, metric, scores[metric], unit_meta)
-          writes[#writes + 1] = field; writes[#writes + 1] = scores[metric]
-        end
-      end
+      local placed = {}
+      for n, metric in ipairs(RANK_METRICS) do placed[n] = current[index['rk:' .. metric]] end
+      rank_unit(prefix, unit, unit_meta, counted, people, placed, false, writes)
     end
     if #writes > 0 then redis.call('HSET', key, unpack(writes)) end
   end

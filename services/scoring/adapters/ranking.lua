@@ -33,6 +33,19 @@ local function rank_stage(prefix, unit, metric, score, meta)
   end
 end
 
+-- Stage the unit's scores that differ from those it was last placed with (placed[n] is the
+-- rk:<metric> field of RANK_METRICS[n], false if never placed), or all of them when everything
+-- is true; append the rk fields to write to writes (field, value, ...).
+local function rank_unit(prefix, unit, meta, counted, people, placed, everything, writes)
+  local scores = rank_scores(counted, people, meta)
+  for n, metric in ipairs(RANK_METRICS) do
+    if everything or scores[metric] ~= placed[n] then
+      rank_stage(prefix, unit, metric, scores[metric], meta)
+      writes[#writes + 1] = 'rk:' .. metric; writes[#writes + 1] = scores[metric]
+    end
+  end
+end
+
 -- Write what was staged, 1000 arguments a call at most (unpack has a limit).
 local function rank_flush()
   for key, members in pairs(rank_adds) do

@@ -43,7 +43,7 @@ async def apply_registry_event(redis: Redis, raw: bytes, rankings: Rankings | No
         await _store(redis, event)
         directory.forget_unit(event.union_id)
         for campaign_id in await redis.smembers(RegistryKeys.campaigns()):
-            await _leave_old_groups(redis, campaign_id, event.union_id, before)
+            await _leave_old_groups(redis, campaign_id, event, before)
             await rankings.rescore(campaign_id, [event.union_id])
     elif isinstance(event, CampaignDefined):
         counted_before = await directory.counts(event.campaign_id)
@@ -60,15 +60,17 @@ async def apply_registry_event(redis: Redis, raw: bytes, rankings: Rankings | No
 
 
 async def _leave_old_groups(
-    redis: Redis, campaign_id: str, unit_id: str, before: dict[str, str]
+    redis: Redis, campaign_id: str, event: UnionUpserted, before: dict[str, str]
 ) -> None:
     """A unit that moved (another parent, cluster or level) leaves its old groups' rankings."""
-    current = await redis.hgetall(RegistryKeys.unit(unit_id))
+    current = _union_fields(event)
+    pipe = redis.pipeline(transaction=False)
     for grouping, field in (("ch", "parent_id"), ("cl", "emulation_cluster"), ("lv", "level")):
         old = before.get(field)
-        if old and old != current.get(field):
+        if old and old != current[field]:
             for metric in METRICS:
-                await redis.zrem(CounterKeys(campaign_id).ranking(metric, grouping, old), unit_id)
+                pipe.zrem(CounterKeys(campaign_id).ranking(metric, grouping, old), event.union_id)
+    await pipe.execute()
 
 
 def _union_fields(event: UnionUpserted) -> dict[str, str]:

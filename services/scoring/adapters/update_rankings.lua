@@ -15,14 +15,11 @@ local placed = 0
 for unit, unit_meta in pairs(units) do
   local key = prefix .. ':u:' .. unit
   local current = redis.call('HMGET', key, counts, 'people', 'rk:pct', 'rk:per100', 'rk:people')
-  local scores = rank_scores(tonumber(current[1] or '0'), tonumber(current[2] or '0'), unit_meta)
   local writes = {}
-  for n, metric in ipairs(RANK_METRICS) do
-    if mode == 'all' or scores[metric] ~= (current[2 + n] or false) then
-      rank_stage(prefix, unit, metric, scores[metric], unit_meta)
-      writes[#writes + 1] = 'rk:' .. metric; writes[#writes + 1] = scores[metric]
-    end
-  end
+  rank_unit(
+    prefix, unit, unit_meta, tonumber(current[1] or '0'), tonumber(current[2] or '0'),
+    {current[3], current[4], current[5]}, mode == 'all', writes
+  )
   if #writes > 0 then redis.call('HSET', key, unpack(writes)); placed = placed + 1 end
 end
 rank_flush()
