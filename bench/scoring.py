@@ -55,6 +55,14 @@ written straight into Redis, as the registry reader would leave it.
      http; httpx.AsyncClient with --query-via httpx costs the client milliseconds of CPU a
      request here), or shared.counters.read_unit straight on Redis (--query-via read_unit).
 
+  L  Queries during live ingest: events published at --live-rate (1000) a second for
+     --live-seconds (60) to a fresh topic while the real ScoringConsumer tails it and the same
+     query load runs. A campaign's real ingest is a stream, not a replay: the national
+     programme's busiest months brought a few thousand initiatives a day, so 1,000 a second
+     is hundreds of times its peak. Shows also how soon after the last event was sent the
+     consumer had committed it.
+  Q0 The same query load for as long on the counters L left, nothing ingesting: L's baseline.
+
 The rounds interleave, the first side rotating (K R C CQ, R C CQ K, ...); the table shows the
 median of each side and the ratio candidate / min(K, R). After each R, C and CQ run the root's
 counters must equal what the generated events imply (registered + withdrawn = submissions, and
@@ -112,6 +120,15 @@ def main(argv: list[str] | None = None) -> None:
         "Redis without HTTP (http)",
     )
     parser.add_argument(
+        "--live-rate",
+        type=float,
+        default=1000.0,
+        help="events a second published during L; 0: no L and Q0 (1000)",
+    )
+    parser.add_argument(
+        "--live-seconds", type=float, default=60.0, help="how long each L and Q0 run lasts (60)"
+    )
+    parser.add_argument(
         "--skip-alone",
         action="store_true",
         help="do not run C, the consumer without queries (only CQ)",
@@ -128,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=2025, help="seed of the event mix (2025)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.events, args.units = 100_000, 20_000
+        args.events, args.units, args.live_seconds = 100_000, 20_000, 20.0
     if args.units < 1 + PROVINCES + UPPER_LEVEL + 1:
         parser.error(f"--units must be more than {1 + PROVINCES + UPPER_LEVEL}")
     # Piped into a log, rich would wrap the tables at 80 columns.
@@ -221,6 +238,8 @@ def main(argv: list[str] | None = None) -> None:
         "step_events": args.step,
         "query_rate": args.query_rate,
         "query_via": args.query_via if args.query_rate > 0 else None,
+        "live_rate": args.live_rate,
+        "live_seconds": args.live_seconds,
         "seed": args.seed,
         "kinds": dict(ctx.generated.kinds),
         "event_loop": "uvloop" if uvloop else "asyncio",

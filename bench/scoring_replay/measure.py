@@ -74,12 +74,12 @@ class Context:
     query_target: tuple[str, str] | None  # (mode, url)
     sides: tuple[str, ...]
 
-    def settings(self, group: str) -> ScoringSettings:
-        """Scoring settings pointing at this run's broker, Redis and topics."""
+    def settings(self, group: str, *, topic: str | None = None) -> ScoringSettings:
+        """Scoring settings pointing at this run's broker, Redis and topics (or ``topic``)."""
         return ScoringSettings(
             kafka_bootstrap_servers=self.bootstrap,
             redis_url=self.redis_url,
-            topic_initiative_events=self.topic,
+            topic_initiative_events=topic or self.topic,
             topic_dead_letter=self.dead_letter,
             initiative_events_partitions=self.args.partitions,
             scoring_consumer_group=group,

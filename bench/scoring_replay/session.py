@@ -24,6 +24,7 @@ from shared.settings import ScoringSettings
 from .cpu import Meter
 from .events import generate, verify_sample
 from .hierarchy import build_hierarchy
+from .live import measure_live
 from .measure import Context, Run, _coordinator_ready, _progress, measure
 from .profiling import profile
 from .registry import SLOW_CALL_US
@@ -165,6 +166,8 @@ async def run_all(
         )
         await _coordinator_ready(bootstrap)
         runs = await measure(ctx)
+        if query_target is not None and args.live_rate > 0:
+            runs += await measure_live(ctx)
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
         await consumer.start()
         try:
@@ -194,6 +197,8 @@ async def run_all(
             admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
             await admin.start()
             try:
-                await admin.delete_topics([topic, dead_letter])
+                live = [f"{topic}.live.{n}" for n in range(1, args.rounds + 1)]
+                existing = set(await admin.list_topics())
+                await admin.delete_topics([t for t in (topic, dead_letter, *live) if t in existing])
             finally:
                 await admin.close()
