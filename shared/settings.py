@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AwareDatetime, Field, SecretStr
 from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -56,6 +56,17 @@ class CommonSettings(BaseSettings):
     )
     readiness_timeout_seconds: float = Field(
         2.0, gt=0, description="How long /readyz waits for each dependency."
+    )
+    clock_start: AwareDatetime | None = Field(
+        None,
+        description="Simulated time: the clock starts at this instant (RFC 3339) instead of the "
+        "real time.",
+    )
+    clock_speed: float = Field(
+        1.0,
+        ge=0,
+        description="How many times faster than real time the simulated clock runs; 0 keeps it "
+        "fixed at clock_start.",
     )
 
     @property
@@ -138,6 +149,25 @@ class NotifierSettings(CommonSettings):
     smtp_host: str = Field("127.0.0.1", description="SMTP server for alert emails.")
     smtp_port: int = Field(1025, description="SMTP server port.")
     smtp_sender: str = Field("sangkien@localhost", description="From address of alert emails.")
+    smtp_username: str | None = Field(
+        None, description="SMTP login; none: the server is used without authentication."
+    )
+    smtp_password: SecretStr | None = Field(None, description="SMTP password of the login.")
+    smtp_starttls: bool = Field(
+        False, description="Upgrade the SMTP connection with STARTTLS (required when on)."
+    )
+    smtp_timeout_seconds: float = Field(
+        10.0, gt=0, description="How long connecting and each SMTP command may take."
+    )
+    notifier_webhook_secret: SecretStr | None = Field(
+        None,
+        min_length=32,
+        description="Secret that signs webhook deliveries (32+ characters); webhooks are not "
+        "sent without it.",
+    )
+    notifier_webhook_timeout_seconds: float = Field(
+        5.0, gt=0, description="How long one webhook delivery may take, connecting included."
+    )
 
 
 ALL_SETTINGS: tuple[type[CommonSettings], ...] = (
