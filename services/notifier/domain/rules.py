@@ -1,0 +1,108 @@
+"""Where a unit stands at one evaluation, and which alert rules that makes active. Pure."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from shared.counters import UnitCounters
+from shared.events import AlertRule, CampaignDefinedData
+from shared.pace import PaceStatus, assess, local_date
+
+DEFAULT_BACKLOG_LIMIT_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Standing:
+    """The numbers a head acts on, for one unit of one campaign at one instant."""
+
+    campaign_id: str
+    unit_id: str
+    name: str
+    counted: int
+    target: int
+    expected: float
+    status: PaceStatus
+    lagging: bool  # behind or critical, past the grace period
+    days_left: int
+    needed_per_day: int | None
+    under_review: int
+    waiting_too_long: int  # under review, submitted more than the backlog limit ago
+    backlog_limit_days: int
+
+    @property
+    def gap(self) -> int:
+        """How many initiatives short of the pace, rounded up (0 when ahead): a lagging unit
+        is never told it is 0 short."""
+        # The epsilon keeps a float's last digit (21.000000001) from adding one.
+        return max(0, math.ceil(self.expected - self.counted - 1e-9))
+
+    @property
+    def percentage(self) -> float:
+        """Counted as a percentage of the target (0 without a target)."""
+        return 100 * self.counted / self.target if self.target else 0.0
+
+
+def standing(
+    *,
+    campaign_id: str,
+    campaign: CampaignDefinedData,
+    unit_id: str,
+    name: str,
+    target: int,
+    counters: UnitCounters,
+    at: datetime,
+    backlog_limit_days: int = DEFAULT_BACKLOG_LIMIT_DAYS,
+) -> Standing:
+    """Assess one unit with the campaign's pace model and its review backlog."""
+    counted = counters.counted(campaign.counts.value)
+    curve = [(p.elapsed, p.expected) for p in campaign.pace_curve] if campaign.pace_curve else None
+    report = assess(
+        counted,
+        target,
+        at=at,
+        starts_on=campaign.starts_on,
+        ends_on=campaign.ends_on,
+        timezone=campaign.timezone,
+        curve=curve,
+        behind_below=campaign.behind_below,
+        critical_below=campaign.critical_below,
+        grace_fraction=campaign.grace_fraction,
+    )
+    return Standing(
+        campaign_id=campaign_id,
+        unit_id=unit_id,
+        name=name,
+        counted=counted,
+        target=target,
+        expected=report.expected,
+        status=report.status,
+        lagging=report.lagging,
+        days_left=report.days_left,
+        needed_per_day=report.needed_per_day,
+        under_review=counters.under_review,
+        waiting_too_long=counters.waiting_since_before(
+            _backlog_cutoff(at, campaign.timezone, backlog_limit_days)
+        ),
+        backlog_limit_days=backlog_limit_days,
+    )
+
+
+def _backlog_cutoff(at: datetime, timezone: str, limit_days: int) -> date:
+    # Submitted before this local day: waiting more than ``limit_days`` whole days.
+    return local_date(at, timezone) - timedelta(days=limit_days)
+
+
+# Evaluated in this order: a firing CRITICAL silences BEHIND's notices for the same unit
+# (Alertmanager's inhibition), so the head reads the worse of the two, once.
+RULE_ORDER = (AlertRule.CRITICAL, AlertRule.BEHIND, AlertRule.REVIEW_BACKLOG)
+
+
+def active_rules(unit: Standing) -> dict[AlertRule, bool]:
+    """Which rules hold for the unit: BEHIND also holds for a critical unit (inhibited)."""
+    return {
+        AlertRule.CRITICAL: unit.lagging and unit.status is PaceStatus.CRITICAL,
+        AlertRule.BEHIND: unit.lagging,
+        AlertRule.REVIEW_BACKLOG: unit.waiting_too_long > 0,
+    }
