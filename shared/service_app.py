@@ -3,8 +3,10 @@ and the readiness checks of the dependencies services share."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from typing import Protocol
 
 from fastapi import FastAPI
 from redis.asyncio import Redis
@@ -12,10 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.database import check_database
 from shared.kafka.readiness import check_kafka
-from shared.logging import configure_logging
+from shared.logging import configure_logging, get_logger
 from shared.observability import DependencyCheck, health_router, instrument
 from shared.redis import check_redis
 from shared.settings import CommonSettings
+
+log = get_logger(__name__)
 
 
 def build_app(
@@ -56,3 +60,27 @@ def kafka_dependency(settings: CommonSettings, *, required: bool) -> DependencyC
     return DependencyCheck(
         "kafka", lambda: check_kafka(settings.kafka_servers, timeout=timeout), required
     )
+
+
+class Worker(Protocol):
+    """A service's background worker: runs until stopped."""
+
+    async def run(self) -> None:
+        """Work until stopped."""
+
+
+async def supervise(worker: Worker) -> None:
+    """Run a worker; if Kafka is not there yet or it fails, log and start it again."""
+    delay = 1.0
+    while True:
+        try:
+            await worker.run()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.warning(
+                "worker.failed", worker=type(worker).__name__, error=str(error), retry_in=delay
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)

@@ -168,6 +168,40 @@ class NotifierSettings(CommonSettings):
     notifier_webhook_timeout_seconds: float = Field(
         5.0, gt=0, description="How long one webhook delivery may take, connecting included."
     )
+    notifier_evaluate: bool = Field(
+        True,
+        description="Evaluate and send in this process (off: the API only, e.g. beside the "
+        "active instance).",
+    )
+    notifier_evaluation_interval_minutes: float = Field(
+        60.0,
+        gt=0,
+        description="Minutes of the campaign clock between two evaluations of every unit.",
+    )
+    notifier_pending_minutes: float = Field(
+        60.0, ge=0, description="How long a unit must lag before its alert fires (clock)."
+    )
+    notifier_repeat_hours: float = Field(
+        24.0, gt=0, description="How often a firing alert is repeated to the head (clock)."
+    )
+    notifier_min_refire_hours: float = Field(
+        12.0, ge=0, description="A unit that flaps is not told again sooner than this (clock)."
+    )
+    notifier_escalate_after_days: float = Field(
+        3.0, ge=0, description="A unit critical this long is reported to its parent's head."
+    )
+    notifier_backlog_limit_days: int = Field(
+        7, ge=1, description="Initiatives waiting for review longer than this raise an alert."
+    )
+    notifier_lease_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Real seconds the active notifier's lease lasts; another instance takes "
+        "over once it expires.",
+    )
+    notifier_tick_seconds: float = Field(
+        1.0, gt=0, description="Real seconds between two looks at the lease, clock and outbox."
+    )
 
 
 ALL_SETTINGS: tuple[type[CommonSettings], ...] = (

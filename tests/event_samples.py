@@ -228,7 +228,12 @@ def sample_events() -> list[AnyEvent]:
 
 
 def union_event(
-    path: list[str], level: UnionLevel, *, members: int = 100, cluster: str | None = None
+    path: list[str],
+    level: UnionLevel,
+    *,
+    members: int = 100,
+    cluster: str | None = None,
+    head: UnionHead | None = None,
 ) -> UnionUpserted:
     """A unit at the end of ``path``, as the registry topic carries it."""
     data = UnionUpsertedData(
@@ -237,6 +242,7 @@ def union_event(
         parent_id=path[-2] if len(path) > 1 else None,
         members=members,
         emulation_cluster=cluster,
+        head=head,
     )
     return UnionUpserted(
         occurred_at=datetime(2022, 4, 27, 8, tzinfo=ICT),

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
-from shared.database import create_engine
+from services.notifier.adapters.email import EmailSender
+from services.notifier.adapters.migrations import migrate
+from services.notifier.adapters.registry_reader import RegistryFollower
+from services.notifier.adapters.webhook import WebhookSender
+from services.notifier.api import alerts, silences
+from services.notifier.domain.registry import Registry
+from services.notifier.service.delivery import Dispatcher, Senders
+from services.notifier.service.evaluation import Evaluator
+from services.notifier.service.runner import LEASE_NAME, NotifierRunner, policy_from
+from shared.clock import Clock, clock_from_settings
+from shared.database import Database, create_engine
+from shared.kafka import create_producer
 from shared.logging import get_logger
 from shared.redis import create_redis
 from shared.service_app import (
@@ -15,6 +34,7 @@ from shared.service_app import (
     database_dependency,
     kafka_dependency,
     redis_dependency,
+    supervise,
 )
 from shared.settings import NotifierSettings
 
@@ -27,24 +47,52 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await migrate(settings.notifier_database_url)
         engine = create_engine(settings.notifier_database_url)
         redis = create_redis(settings.redis_url)
-        app.state.engine, app.state.redis = engine, redis
+        http = httpx.AsyncClient()
+        producer = create_producer(settings)
+        database = Database(engine)
+        clock = clock_from_settings(settings)
+        registry = Registry()
+        follower = RegistryFollower(settings, registry)
+        app.state.database, app.state.clock, app.state.registry = database, clock, registry
         app.state.dependencies = [
             database_dependency(engine),
             redis_dependency(redis, settings),
             # Not required: email and webhooks still go out; the alerts topic catches up later.
             kafka_dependency(settings, required=False),
         ]
-        log.info("service.started", port=settings.notifier_port)
+        webhook = (
+            WebhookSender.from_settings(http, settings)
+            if settings.notifier_webhook_secret
+            else None
+        )
+        senders = Senders(email=EmailSender(settings), webhook=webhook, producer=None)
+        runner = _runner(settings, database, redis, registry, follower, senders, clock)
+        app.state.runner = runner
+        tasks = [asyncio.create_task(supervise(follower))]
+        if runner is not None:
+            tasks.append(asyncio.create_task(_connect_producer(producer, senders)))
+            tasks.append(asyncio.create_task(supervise(runner)))
+        log.info("service.started", port=settings.notifier_port, evaluating=runner is not None)
         try:
             yield
         finally:
+            if runner is not None:
+                await runner.stop()
+            await follower.stop()
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await producer.stop()
+            await http.aclose()
             await redis.aclose()
             await engine.dispose()
             log.info("service.stopped")
 
-    return build_app(
+    app = build_app(
         service="notifier",
         title="Sáng kiến — notifier",
         description="Lag alerts to union heads: grouped, repeated, resolved, escalated and "
@@ -52,3 +100,57 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
         settings=settings,
         lifespan=lifespan,
     )
+    app.include_router(alerts.router)
+    app.include_router(silences.router)
+    return app
+
+
+def _runner(
+    settings: NotifierSettings,
+    database: Database,
+    redis: Redis,
+    registry: Registry,
+    follower: RegistryFollower,
+    senders: Senders,
+    clock: Clock,
+) -> NotifierRunner | None:
+    if not settings.notifier_evaluate:
+        return None
+    # Who holds the lease, in logs and in the leases table.
+    holder = f"{socket.gethostname()}:{os.getpid()}"
+    return NotifierRunner(
+        settings=settings,
+        database=database,
+        evaluator=Evaluator(
+            database=database,
+            redis=redis,
+            registry=registry,
+            policy=policy_from(settings),
+            lease_name=LEASE_NAME,
+            holder=holder,
+            alerts_topic=settings.topic_alerts,
+            backlog_limit_days=settings.notifier_backlog_limit_days,
+        ),
+        dispatcher=Dispatcher(
+            database=database, senders=senders, lease_name=LEASE_NAME, holder=holder
+        ),
+        clock=clock,
+        holder=holder,
+        registry_ready=follower.ready,
+    )
+
+
+async def _connect_producer(producer: AIOKafkaProducer, senders: Senders) -> None:
+    """Start the producer, retrying while Kafka is away; alert events wait (retried) till then,
+    email and webhooks do not."""
+    delay = 1.0
+    while True:
+        try:
+            await producer.start()
+        except KafkaError as error:
+            log.warning("producer.unavailable", error=str(error), retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+        else:
+            senders.producer = producer
+            return

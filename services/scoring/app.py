@@ -16,7 +16,7 @@ from services.scoring.adapters.registry import RegistryReader
 from services.scoring.api import leaderboards, progress, stream
 from shared.logging import get_logger
 from shared.redis import create_redis
-from shared.service_app import build_app, kafka_dependency, redis_dependency
+from shared.service_app import build_app, kafka_dependency, redis_dependency, supervise
 from shared.settings import ScoringSettings
 
 log = get_logger(__name__)
@@ -45,7 +45,7 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
             if settings.scoring_consume
             else []
         )
-        tasks = [asyncio.create_task(_supervise(worker)) for worker in workers]
+        tasks = [asyncio.create_task(supervise(worker)) for worker in workers]
         log.info("service.started", port=settings.scoring_port, consuming=bool(workers))
         try:
             yield
@@ -70,20 +70,3 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
     for router in (progress.router, progress.totals_router, leaderboards.router, stream.router):
         app.include_router(router)
     return app
-
-
-async def _supervise(worker: ScoringConsumer | RegistryReader) -> None:
-    """Run a worker; if Kafka is not there yet or it fails, log and start it again."""
-    delay = 1.0
-    while True:
-        try:
-            await worker.run()
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            log.warning(
-                "worker.failed", worker=type(worker).__name__, error=str(error), retry_in=delay
-            )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)

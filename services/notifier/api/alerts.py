@@ -1,0 +1,139 @@
+"""Alerts, a unit's alert history, the delivery log, and an evaluation on demand."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel
+from sqlmodel import col, select
+
+from services.notifier.adapters import repository
+from services.notifier.adapters.tables import AlertRow, DeliveryRow
+from services.notifier.domain.lifecycle import AlertStatus
+from shared.events import AlertRule
+
+router = APIRouter(tags=["alerts"])
+
+
+class AlertOut(BaseModel):
+    """An alert as it stands."""
+
+    campaign_id: str
+    unit_id: str
+    rule: str
+    status: str
+    since: datetime | None
+    fired_at: datetime | None
+    notified_at: datetime | None
+    counted: int
+    target: int
+    expected: float
+
+
+class DeliveryOut(BaseModel):
+    """One message to one head on one channel (the address is not shown)."""
+
+    id: str
+    created_at: datetime
+    evaluated_at: datetime
+    campaign_id: str
+    recipient_union_id: str
+    channel: str
+    subject: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    sent_at: datetime | None
+
+
+@router.get("/alerts", response_model=list[AlertOut])
+async def alerts(
+    request: Request,
+    campaign_id: str | None = None,
+    unit_id: str | None = None,
+    rule: AlertRule | None = None,
+    status: Annotated[
+        list[AlertStatus] | None, Query(description="default: pending and firing")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> Any:
+    """Alerts by campaign, unit, rule and status, the longest firing first."""
+    wanted = [s.value for s in status or (AlertStatus.PENDING, AlertStatus.FIRING)]
+    query = select(AlertRow).where(col(AlertRow.status).in_(wanted))
+    if campaign_id:
+        query = query.where(AlertRow.campaign_id == campaign_id)
+    if unit_id:
+        query = query.where(AlertRow.unit_id == unit_id)
+    if rule:
+        query = query.where(AlertRow.rule == rule.value)
+    query = query.order_by(col(AlertRow.since), col(AlertRow.unit_id)).limit(limit)
+    async with request.app.state.database.read_only() as session:
+        return list(await session.exec(query))
+
+
+@router.get("/campaigns/{campaign_id}/units/{unit_id}/alerts")
+async def unit_history(campaign_id: str, unit_id: str, request: Request) -> Any:
+    """Every status change of the unit's alerts in the campaign, oldest first."""
+    async with request.app.state.database.read_only() as session:
+        changes = await repository.unit_history(session, campaign_id, unit_id)
+    return [
+        {
+            "rule": change.rule,
+            "status": change.status,
+            "at": change.at,
+            "counted": change.counted,
+            "target": change.target,
+            "expected": round(change.expected, 2),
+        }
+        for change in changes
+    ]
+
+
+@router.get("/deliveries", response_model=list[DeliveryOut])
+async def deliveries(
+    request: Request,
+    recipient_union_id: str | None = None,
+    status: str | None = Query(None, pattern="^(pending|sent|failed)$"),
+    channel: str | None = Query(None, pattern="^(email|webhook|kafka)$"),
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> Any:
+    """The delivery log, newest first."""
+    query = select(DeliveryRow)
+    if recipient_union_id:
+        query = query.where(DeliveryRow.recipient_union_id == recipient_union_id)
+    if status:
+        query = query.where(DeliveryRow.status == status)
+    if channel:
+        query = query.where(DeliveryRow.channel == channel)
+    query = query.order_by(col(DeliveryRow.created_at).desc(), col(DeliveryRow.id)).limit(limit)
+    async with request.app.state.database.read_only() as session:
+        return list(await session.exec(query))
+
+
+@router.post("/evaluations")
+async def evaluate(request: Request) -> Any:
+    """Evaluate every running campaign now (the clock's now), then send what it made."""
+    runner = request.app.state.runner
+    if runner is None:
+        raise HTTPException(409, "this instance does not evaluate (SANGKIEN_NOTIFIER_EVALUATE)")
+    if not runner.registry_ready.is_set():
+        raise HTTPException(503, "the registry is still being read")
+    if not await runner.take_lease():
+        raise HTTPException(409, "another notifier instance is active")
+    try:
+        done = await runner.evaluate_now()
+    except repository.LeaseLost as error:
+        raise HTTPException(409, str(error)) from error
+    await runner.dispatcher.dispatch_due()
+    return {
+        "at": done.at,
+        "campaigns": done.campaigns,
+        "units": done.units,
+        "changes": done.changes,
+        "messages": done.messages,
+        "deliveries": done.deliveries,
+        "firing": done.firing,
+    }

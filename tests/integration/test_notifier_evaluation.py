@@ -1,0 +1,344 @@
+"""The notifier's evaluation and delivery against real Redis counters, a real SQLite database,
+a real SMTP server, a real webhook receiver and the real Kafka alerts topic, on a fixed clock.
+
+A small Đắk Lắk: the province, one district federation and two grassroots unions under it,
+each with a head; the campaign of 27 April–31 May 2022 counting registered initiatives.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+from event_samples import ICT, dak_lak_campaign, target_event, union_event
+from notifier_servers import SmtpCatcher, WebhookReceiver
+from pydantic import SecretStr
+from redis.asyncio import Redis
+from sqlmodel import select
+
+from services.notifier.adapters import repository
+from services.notifier.adapters.email import EmailSender
+from services.notifier.adapters.migrations import migrate
+from services.notifier.adapters.tables import DeliveryRow, SilenceRow
+from services.notifier.adapters.webhook import WebhookSender
+from services.notifier.domain.lifecycle import Policy
+from services.notifier.domain.registry import Registry
+from services.notifier.domain.signing import verify
+from services.notifier.service.delivery import Dispatcher, Senders
+from services.notifier.service.evaluation import Evaluator
+from shared.counters import CounterKeys
+from shared.database import Database, create_engine
+from shared.events import AlertChannel, UnionHead, UnionLevel, decode
+from shared.kafka import create_producer
+from shared.redis import create_redis
+from shared.settings import CommonSettings
+
+pytest_plugins = ["notifier_fixtures"]
+pytestmark = pytest.mark.integration
+
+SECRET = "thu-bi-mat-cua-lien-doan-lao-dong-dak-lak"
+NATIONAL, PROVINCE, DISTRICT = "tong-ldld", "ldld-dak-lak", "ldld-tp-bmt"
+SCHOOL, HOSPITAL = "cdcs-thpt-bmt", "cdcs-bv-da-khoa"
+LEASE = "notifier"
+
+
+@dataclass
+class Notifier:
+    """One notifier instance's evaluator and dispatcher, on the test's database."""
+
+    evaluator: Evaluator
+    dispatcher: Dispatcher
+    database: Database
+    holder: str
+
+    async def take_lease(self, ttl: timedelta = timedelta(seconds=30)) -> bool:
+        async with self.database.transaction() as session:
+            return await repository.take_lease(
+                session, name=LEASE, holder=self.holder, now=datetime.now(ICT), ttl=ttl
+            )
+
+    async def round(self, at: datetime) -> None:
+        """One evaluation at ``at``, then every delivery it made sent."""
+        assert await self.take_lease()
+        await self.evaluator.evaluate(at)
+        await self.dispatcher.dispatch_due()
+
+
+@dataclass
+class World:
+    campaign_id: str
+    redis: Redis
+    database: Database
+    registry: Registry
+    settings: CommonSettings
+    smtp: SmtpCatcher
+    webhook: WebhookReceiver
+    http: httpx.AsyncClient
+    producer: object
+
+    def notifier(self, holder: str = "instance-a", webhook_url: str | None = None) -> Notifier:
+        policy = Policy(pending_for=timedelta(0))
+        evaluator = Evaluator(
+            database=self.database,
+            redis=self.redis,
+            registry=self.registry,
+            policy=policy,
+            lease_name=LEASE,
+            holder=holder,
+            alerts_topic=self.settings.topic_alerts,
+            backlog_limit_days=7,
+        )
+        senders = Senders(
+            email=EmailSender(self.smtp.settings()),
+            webhook=WebhookSender(self.http, secret=SecretStr(SECRET), timeout_seconds=0.5),
+            producer=self.producer,  # type: ignore[arg-type]
+        )
+        dispatcher = Dispatcher(
+            database=self.database, senders=senders, lease_name=LEASE, holder=holder
+        )
+        return Notifier(evaluator, dispatcher, self.database, holder)
+
+    async def count(self, unit_id: str, registered: int) -> None:
+        """The unit's counter as scoring would leave it."""
+        await self.redis.hset(CounterKeys(self.campaign_id).unit(unit_id), "registered", registered)
+
+    def emails_to(self, address: str) -> list[str]:
+        """The plain-text bodies the address received, in order."""
+        return [
+            email.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+            for email in self.smtp.emails
+            if address in email.rcpt_tos
+        ]
+
+
+def head(name: str, email: str, webhook: str | None = None) -> UnionHead:
+    channels = [AlertChannel.EMAIL] + ([AlertChannel.WEBHOOK] if webhook else [])
+    return UnionHead(name=name, email=email, webhook_url=webhook, alert_channels=channels)
+
+
+@pytest.fixture
+async def world(
+    settings: CommonSettings,
+    unique: str,
+    tmp_path: Path,
+    smtp_server: SmtpCatcher,
+    webhook_receiver: WebhookReceiver,
+) -> AsyncIterator[World]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}"
+    await migrate(url)
+    engine = create_engine(url)
+    redis = create_redis(settings.redis_url)
+    http = httpx.AsyncClient()
+    producer = create_producer(settings)
+    await producer.start()
+    campaign_id = f"dak-lak-{unique}"
+    registry = Registry()
+    province = [NATIONAL, PROVINCE]
+    district = [*province, DISTRICT]
+    for event in (
+        union_event([NATIONAL], UnionLevel.NATIONAL),
+        union_event(province, UnionLevel.PROVINCE, head=head("Chủ tịch tỉnh", "tinh@dl.vn")),
+        union_event(district, UnionLevel.UPPER_LEVEL, head=head("Chủ tịch TP", "tp@dl.vn")),
+        union_event(
+            [*district, SCHOOL],
+            UnionLevel.GRASSROOTS,
+            head=head("Hiệu trưởng", "thpt@dl.vn", webhook_receiver.url_answering(200)),
+        ),
+        union_event([*district, HOSPITAL], UnionLevel.GRASSROOTS, head=head("GĐ", "bv@dl.vn")),
+        dak_lak_campaign(campaign_id, province),
+        target_event(campaign_id, province, assigned=2500),
+        target_event(campaign_id, district, assigned=100),
+        target_event(campaign_id, [*district, SCHOOL], assigned=40),
+        target_event(campaign_id, [*district, HOSPITAL], assigned=60),
+    ):
+        registry.apply(event)
+    try:
+        yield World(
+            campaign_id,
+            redis,
+            Database(engine),
+            registry,
+            settings,
+            smtp_server,
+            webhook_receiver,
+            http,
+            producer,
+        )
+    finally:
+        await producer.stop()
+        await http.aclose()
+        await redis.aclose()
+        await engine.dispose()
+
+
+def day(month: int, day_: int, hour: int = 8) -> datetime:
+    return datetime(2022, month, day_, hour, tzinfo=ICT)
+
+
+async def deliveries(world: World) -> list[DeliveryRow]:
+    async with world.database.read_only() as session:
+        return list(await session.exec(select(DeliveryRow)))
+
+
+async def on_pace_except_school(world: World) -> None:
+    """24 May, 80% of the campaign gone: the school has 12 of 40, the rest keep pace."""
+    await world.count(SCHOOL, 12)
+    await world.count(HOSPITAL, 55)
+    await world.count(DISTRICT, 67)
+    await world.count(PROVINCE, 2400)
+
+
+async def test_a_lagging_school_head_gets_one_email_with_the_numbers_to_act_on(
+    world: World,
+) -> None:
+    await on_pace_except_school(world)
+
+    await world.notifier().round(day(5, 24))
+
+    [body] = world.emails_to("thpt@dl.vn")
+    assert (
+        "Đơn vị cdcs-thpt-bmt: 12/40 sáng kiến (30%), chậm 20 so với tiến độ (mức nghiêm trọng); "
+        "cần 4 sáng kiến mỗi ngày trong 8 ngày còn lại." in body
+    )
+    assert world.emails_to("bv@dl.vn") == []
+    assert world.emails_to("tinh@dl.vn") == []
+
+
+async def test_the_webhook_gets_the_same_alert_signed(world: World) -> None:
+    await on_pace_except_school(world)
+
+    await world.notifier().round(day(5, 24))
+
+    [request] = world.webhook.requests
+    assert verify(
+        SECRET.encode(),
+        request.body,
+        request.headers["x-sangkien-timestamp"],
+        request.headers["x-sangkien-signature"],
+        now=int(datetime.now(ICT).timestamp()),
+    )
+    body = json.loads(request.body)
+    assert body["recipient_union_id"] == SCHOOL
+    assert [(n["union_id"], n["rule"], n["kind"]) for n in body["notices"]] == [
+        (SCHOOL, "critical", "firing")
+    ]
+
+
+async def test_the_alerts_topic_carries_the_raised_alert(world: World) -> None:
+    await on_pace_except_school(world)
+
+    await world.notifier().round(day(5, 24))
+
+    consumer = AIOKafkaConsumer(
+        world.settings.topic_alerts,
+        bootstrap_servers=world.settings.kafka_servers,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=5000)
+    finally:
+        await consumer.stop()
+    events = [decode(record.value) for records in batches.values() for record in records]
+    assert [(e.type, e.union_id, e.data.rule.value) for e in events] == [  # type: ignore[attr-defined]
+        ("alert.lag_raised.v1", SCHOOL, "critical")
+    ]
+
+
+async def test_a_second_instance_taking_over_sends_nothing_twice(world: World) -> None:
+    await on_pace_except_school(world)
+    first = world.notifier("instance-a")
+    await first.round(day(5, 24))
+    # The first instance stops; its lease runs out; another takes over and evaluates again.
+    assert await first.take_lease(ttl=timedelta(0))
+    second = world.notifier("instance-b")
+
+    await second.round(day(5, 24, 9))
+    await second.round(day(5, 24, 20))
+
+    assert len(world.emails_to("thpt@dl.vn")) == 1
+    assert len(await deliveries(world)) == 3  # email, webhook, alert event: once each
+
+
+async def test_an_instance_without_the_lease_writes_and_sends_nothing(world: World) -> None:
+    await on_pace_except_school(world)
+    assert await world.notifier("instance-a").take_lease()
+
+    with pytest.raises(repository.LeaseLost):
+        await world.notifier("instance-b").evaluator.evaluate(day(5, 24))
+
+    assert await deliveries(world) == []
+
+
+async def test_a_firing_alert_is_repeated_after_a_day_and_resolved_once_caught_up(
+    world: World,
+) -> None:
+    await on_pace_except_school(world)
+    notifier = world.notifier()
+    await notifier.round(day(5, 24))
+    await notifier.round(day(5, 24, 20))  # within the day: nothing new
+    await notifier.round(day(5, 25, 9))  # a day on: the reminder
+
+    await world.count(SCHOOL, 35)
+    await notifier.round(day(5, 26))
+    await notifier.round(day(5, 27))
+
+    bodies = world.emails_to("thpt@dl.vn")
+    assert len(bodies) == 3
+    assert "Đã cải thiện" in bodies[2]
+    assert "Đơn vị cdcs-thpt-bmt: đã ra khỏi mức nghiêm trọng, 35/40 sáng kiến" in bodies[2]
+
+
+async def test_a_unit_critical_for_three_days_is_reported_to_its_parents_head(
+    world: World,
+) -> None:
+    await on_pace_except_school(world)
+    notifier = world.notifier()
+    await notifier.round(day(5, 24))
+
+    await notifier.round(day(5, 27, 9))
+
+    [escalation] = world.emails_to("tp@dl.vn")
+    assert "Đơn vị cdcs-thpt-bmt (đơn vị trực thuộc) ở mức nghiêm trọng kéo dài" in escalation
+
+
+async def test_a_silenced_subtree_hears_nothing(world: World) -> None:
+    await on_pace_except_school(world)
+    async with world.database.transaction() as session:
+        session.add(
+            SilenceRow(
+                id="s1",
+                unit_id=DISTRICT,
+                subtree=True,
+                starts_at=day(5, 20),
+                ends_at=day(5, 25),
+                author="Chủ tịch TP",
+                reason="Trường đang thi học kỳ",
+                created_at=day(5, 20),
+            )
+        )
+
+    await world.notifier().round(day(5, 24))
+
+    assert world.smtp.emails == []
+    assert world.webhook.requests == []
+
+
+async def test_a_dead_webhook_does_not_delay_the_email(world: World) -> None:
+    await on_pace_except_school(world)
+    school = world.registry.units[SCHOOL]
+    hanging = head("Hiệu trưởng", "thpt@dl.vn", world.webhook.hanging_url)
+    world.registry.units[SCHOOL] = school.__class__(**{**school.__dict__, "head": hanging})
+
+    await world.notifier().round(day(5, 24))
+
+    assert len(world.emails_to("thpt@dl.vn")) == 1
+    [webhook] = [d for d in await deliveries(world) if d.channel == "webhook"]
+    assert (webhook.status, webhook.attempts) == ("pending", 1)
+    assert webhook.last_error is not None and webhook.next_attempt_at > datetime.now(ICT)
