@@ -1,6 +1,11 @@
 """Kafka helpers every service uses: clients with safe defaults, topics, readiness, dead letters."""
 
-from shared.kafka.clients import create_consumer, create_producer, producer_options
+from shared.kafka.clients import (
+    create_consumer,
+    create_producer,
+    create_registry_reader,
+    producer_options,
+)
 from shared.kafka.dead_letter import (
     DEAD_LETTER_HEADERS,
     DeadLetter,
@@ -18,6 +23,7 @@ __all__ = [
     "check_kafka",
     "create_consumer",
     "create_producer",
+    "create_registry_reader",
     "decode_or_dead_letter",
     "ensure_topics",
     "producer_options",

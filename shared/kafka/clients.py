@@ -46,3 +46,15 @@ def create_consumer(
     }
     options.update(overrides)
     return AIOKafkaConsumer(*topics, **options)
+
+
+def create_registry_reader(settings: CommonSettings) -> AIOKafkaConsumer:
+    """A consumer of the whole registry topic from its start, in no group: every instance
+    of every service keeps its own copy of the registry (not started)."""
+    return AIOKafkaConsumer(
+        settings.topic_registry,
+        bootstrap_servers=settings.kafka_servers,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )

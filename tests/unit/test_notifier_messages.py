@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
+from notifier_samples import school as unit
 
 from services.notifier.domain.grouping import Message, Notice, group, recipient_of
 from services.notifier.domain.lifecycle import NoticeKind
@@ -20,26 +19,6 @@ FIRING, REPEAT, RESOLVED = NoticeKind.FIRING, NoticeKind.REPEAT, NoticeKind.RESO
 ESCALATED, DEESCALATED = NoticeKind.ESCALATED, NoticeKind.DEESCALATED
 BEHIND, CRITICAL = AlertRule.BEHIND, AlertRule.CRITICAL
 BACKLOG = AlertRule.REVIEW_BACKLOG
-
-
-def unit(unit_id: str = "cdcs-thpt-bmt", **changes: object) -> Standing:
-    """The issue's school: 12 of 40, 21 expected, 7 days left, 4 a day needed."""
-    base = Standing(
-        campaign_id=CAMPAIGN,
-        unit_id=unit_id,
-        name="CĐCS Trường THPT Buôn Ma Thuột",
-        counted=12,
-        target=40,
-        expected=21.0,
-        status=PaceStatus.BEHIND,
-        lagging=True,
-        days_left=7,
-        needed_per_day=4,
-        under_review=0,
-        waiting_too_long=0,
-        backlog_limit_days=7,
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 def notice(

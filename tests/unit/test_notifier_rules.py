@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from notifier_samples import school as unit
 
 from services.notifier.domain.rules import (
     DEFAULT_BACKLOG_LIMIT_DAYS,
@@ -58,26 +58,6 @@ def assess_unit(
         at=at,
         **kwargs,
     )
-
-
-def unit(**changes: object) -> Standing:
-    """A behind unit whose numbers the test then changes."""
-    base = Standing(
-        campaign_id="dak-lak-2022",
-        unit_id="cdcs-thpt-bmt",
-        name="CĐCS Trường THPT Buôn Ma Thuột",
-        counted=12,
-        target=40,
-        expected=21.0,
-        status=PaceStatus.BEHIND,
-        lagging=True,
-        days_left=7,
-        needed_per_day=4,
-        under_review=0,
-        waiting_too_long=0,
-        backlog_limit_days=7,
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 def test_the_province_behind_at_mid_campaign_has_the_numbers_a_head_acts_on() -> None:

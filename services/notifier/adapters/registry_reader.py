@@ -9,6 +9,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from services.notifier.domain.registry import Registry
 from shared.events import decode
 from shared.events.codec import EventDecodeError
+from shared.kafka import create_registry_reader
 from shared.logging import get_logger
 from shared.settings import NotifierSettings
 
@@ -26,13 +27,7 @@ class RegistryFollower:
 
     async def run(self) -> None:
         """Read from the start, then follow, until ``stop()``."""
-        consumer = AIOKafkaConsumer(
-            self.settings.topic_registry,
-            bootstrap_servers=self.settings.kafka_servers,
-            group_id=None,  # every instance reads the whole registry
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        )
+        consumer = create_registry_reader(self.settings)
         await consumer.start()
         try:
             ends = await self._ends(consumer)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 
-from aiokafka import AIOKafkaConsumer
 from redis.asyncio import Redis
 
 from services.scoring.adapters.rankings import METRICS, Rankings
 from shared.counters import CounterKeys, RegistryKeys, effective_target, encode_facts
 from shared.events import AnyEvent, CampaignDefined, TargetSet, UnionUpserted, decode
 from shared.events.codec import EventDecodeError
+from shared.kafka import create_registry_reader
 from shared.logging import get_logger
 from shared.settings import ScoringSettings
 
@@ -139,13 +139,7 @@ class RegistryReader:
 
     async def run(self) -> None:
         """Read from the start, then follow, until ``stop()``."""
-        consumer = AIOKafkaConsumer(
-            self.settings.topic_registry,
-            bootstrap_servers=self.settings.kafka_servers,
-            group_id=None,  # every instance reads the whole registry
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        )
+        consumer = create_registry_reader(self.settings)
         await consumer.start()
         try:
             while not self._stopping.is_set():

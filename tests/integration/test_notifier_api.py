@@ -1,0 +1,148 @@
+"""The notifier app over HTTP: its lifespan migrates the database, follows the real registry
+topic and evaluates on demand; silences are created, listed and expired."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from event_samples import ICT, dak_lak_campaign, target_event, union_event
+from notifier_servers import SmtpCatcher
+
+from services.notifier.app import create_app
+from shared.events import AlertChannel, UnionHead, UnionLevel, encode, partition_key
+from shared.kafka import create_producer
+from shared.settings import CommonSettings, NotifierSettings
+
+pytest_plugins = ["notifier_fixtures"]
+pytestmark = pytest.mark.integration
+
+PROVINCE = ["tong-ldld", "ldld-dak-lak"]
+SCHOOL = [*PROVINCE, "cdcs-thpt-bmt"]
+
+
+@asynccontextmanager
+async def notifier_client(settings: NotifierSettings) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan running, and a client talking to it in process."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://notifier") as client:
+            yield client
+
+
+def notifier_settings(
+    tmp_path: Path, common: CommonSettings, smtp: SmtpCatcher, **overrides: object
+) -> NotifierSettings:
+    values = common.model_dump() | {
+        "notifier_database_url": f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}",
+        "clock_start": datetime(2022, 5, 24, 8, tzinfo=ICT),  # 24 May, fixed
+        "clock_speed": 0,
+        "notifier_pending_minutes": 0,
+    }
+    return smtp.settings(**(values | overrides))
+
+
+async def test_silences_are_created_listed_and_expired(
+    settings: CommonSettings, tmp_path: Path, smtp_server: SmtpCatcher
+) -> None:
+    config = notifier_settings(tmp_path, settings, smtp_server, notifier_evaluate=False)
+    async with notifier_client(config) as client:
+        created = await client.post(
+            "/silences",
+            json={
+                "unit_id": "ldld-tp-bmt",
+                "subtree": True,
+                "ends_at": "2022-05-31T17:00:00+07:00",
+                "author": "Chủ tịch LĐLĐ TP",
+                "reason": "Các trường đang thi học kỳ",
+            },
+        )
+        listed = (await client.get("/silences")).json()
+        expired = await client.delete(f"/silences/{created.json()['id']}")
+        after = (await client.get("/silences")).json()
+        everything = (await client.get("/silences", params={"active": "false"})).json()
+
+    assert created.status_code == 201
+    assert [s["unit_id"] for s in listed] == ["ldld-tp-bmt"]
+    assert expired.status_code == 200 and expired.json()["expired_at"] is not None
+    assert after == [] and len(everything) == 1
+
+
+async def test_a_silence_ending_before_it_starts_is_refused_naming_the_field(
+    settings: CommonSettings, tmp_path: Path, smtp_server: SmtpCatcher
+) -> None:
+    config = notifier_settings(tmp_path, settings, smtp_server, notifier_evaluate=False)
+    async with notifier_client(config) as client:
+        refused = await client.post(
+            "/silences",
+            json={
+                "unit_id": "ldld-tp-bmt",
+                "starts_at": "2022-05-20T08:00:00+07:00",
+                "ends_at": "2022-05-10T08:00:00+07:00",
+                "author": "x",
+                "reason": "y",
+            },
+        )
+        listed = (await client.get("/silences", params={"active": "false"})).json()
+
+    assert refused.status_code == 422
+    assert "ends_at" in refused.text
+    assert listed == []
+
+
+async def test_an_evaluation_on_demand_reads_the_registry_topic_and_emails_the_head(
+    settings: CommonSettings, tmp_path: Path, smtp_server: SmtpCatcher, unique: str
+) -> None:
+    campaign_id = f"dak-lak-{unique}"
+    school_head = UnionHead(
+        name="Hiệu trưởng", email="thpt@dl.vn", alert_channels=[AlertChannel.EMAIL]
+    )
+    producer = create_producer(settings)
+    await producer.start()
+    try:
+        for event in (
+            union_event(PROVINCE[:1], UnionLevel.NATIONAL),
+            union_event(PROVINCE, UnionLevel.PROVINCE),
+            union_event(SCHOOL, UnionLevel.GRASSROOTS, head=school_head),
+            dak_lak_campaign(campaign_id, PROVINCE),
+            target_event(campaign_id, SCHOOL, assigned=40),
+        ):
+            await producer.send_and_wait(
+                settings.topic_registry, encode(event), key=partition_key(event)
+            )
+    finally:
+        await producer.stop()
+    config = notifier_settings(
+        tmp_path, settings, smtp_server, notifier_evaluation_interval_minutes=10_000
+    )
+
+    async with notifier_client(config) as client:
+        evaluated = await _evaluate_when_registry_read(client)
+        alerts = (await client.get("/alerts", params={"campaign_id": campaign_id})).json()
+        log = (await client.get("/deliveries", params={"channel": "email"})).json()
+
+    assert evaluated["units"] == 1
+    assert [(a["unit_id"], a["rule"], a["status"]) for a in alerts] == [
+        ("cdcs-thpt-bmt", "behind", "firing"),
+        ("cdcs-thpt-bmt", "critical", "firing"),
+    ]
+    assert [(d["recipient_union_id"], d["status"]) for d in log] == [("cdcs-thpt-bmt", "sent")]
+    [email] = smtp_server.emails
+    assert email.rcpt_tos == ["thpt@dl.vn"]
+    assert "0/40 sáng kiến" in email.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+async def _evaluate_when_registry_read(client: httpx.AsyncClient) -> dict[str, object]:
+    for _ in range(200):  # the registry is read from its topic in the background: 20 s at most
+        response = await client.post("/evaluations")
+        if response.status_code != 503:
+            assert response.status_code == 200, response.text
+            return response.json()  # type: ignore[no-any-return]
+        await asyncio.sleep(0.1)
+    raise AssertionError("the notifier did not read the registry in 20 s")
