@@ -146,6 +146,9 @@ class NotifierSettings(CommonSettings):
     notifier_consumer_group: str = Field(
         "sangkien-notifier", description="Kafka consumer group of the notifier."
     )
+    notifier_migrate_on_start: bool = Field(
+        True, description="Apply the notifier database's migrations when it starts."
+    )
     smtp_host: str = Field("127.0.0.1", description="SMTP server for alert emails.")
     smtp_port: int = Field(1025, description="SMTP server port.")
     smtp_sender: str = Field("sangkien@localhost", description="From address of alert emails.")

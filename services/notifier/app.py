@@ -47,7 +47,8 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await migrate(settings.notifier_database_url)
+        if settings.notifier_migrate_on_start:
+            await migrate(settings.notifier_database_url)
         engine = create_engine(settings.notifier_database_url)
         redis = create_redis(settings.redis_url)
         http = httpx.AsyncClient()
