@@ -26,14 +26,17 @@ async def migrate(alembic_ini: Path, database_url: str) -> None:
     await asyncio.to_thread(command.upgrade, alembic_config(alembic_ini, database_url), "head")
 
 
-def run_env(metadata: MetaData, default_url: str, *, lock_id: int) -> None:
+def run_env(
+    metadata: MetaData, default_url: str, *, lock_id: int, version_table: str = "alembic_version"
+) -> None:
     """What a service's migrations/env.py does: run the migrations on its database.
 
     ``lock_id`` is the PostgreSQL advisory lock that keeps two instances starting together
-    from running the same migration twice; each service has its own.
+    from running the same migration twice; each service has its own, and its own
+    ``version_table``, since two services may share one database (docker-compose.yml).
     """
     url = context.config.attributes.get("database_url") or default_url
-    asyncio.run(_run_online(metadata, url, lock_id))
+    asyncio.run(_run_online(metadata, url, lock_id, version_table))
 
 
 def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
@@ -43,7 +46,7 @@ def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[Fa
     return False
 
 
-async def _run_online(metadata: MetaData, url: str, lock_id: int) -> None:
+async def _run_online(metadata: MetaData, url: str, lock_id: int, version_table: str) -> None:
     def run(connection: Connection) -> None:
         if connection.dialect.name == "postgresql":
             connection.execute(text(f"SELECT pg_advisory_xact_lock({lock_id})"))
@@ -52,6 +55,7 @@ async def _run_online(metadata: MetaData, url: str, lock_id: int) -> None:
             target_metadata=metadata,
             render_item=_render_item,
             render_as_batch=True,  # SQLite alters tables by copying them
+            version_table=version_table,
         )
         with context.begin_transaction():
             context.run_migrations()
