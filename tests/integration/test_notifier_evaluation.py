@@ -342,3 +342,18 @@ async def test_a_dead_webhook_does_not_delay_the_email(world: World) -> None:
     [webhook] = [d for d in await deliveries(world) if d.channel == "webhook"]
     assert (webhook.status, webhook.attempts) == ("pending", 1)
     assert webhook.last_error is not None and webhook.next_attempt_at > datetime.now(ICT)
+
+
+async def test_initiatives_waiting_over_a_week_raise_a_backlog_alert_to_the_unit_head(
+    world: World,
+) -> None:
+    await on_pace_except_school(world)
+    # The school is on pace (30 of 40) but 12 submitted on 10 May still wait for review.
+    key = CounterKeys(world.campaign_id).unit(SCHOOL)
+    await world.redis.hset(key, mapping={"registered": 30, "under_review": 12, "q:2022-05-10": 12})
+
+    await world.notifier().round(day(5, 17))  # waiting 7 days: not yet
+    await world.notifier().round(day(5, 18))  # waiting 8 days
+
+    [body] = world.emails_to("thpt@dl.vn")
+    assert "Đơn vị cdcs-thpt-bmt: 12 sáng kiến chờ duyệt quá 7 ngày, bằng 30% chỉ tiêu." in body
