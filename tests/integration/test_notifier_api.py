@@ -126,6 +126,7 @@ async def test_an_evaluation_on_demand_reads_the_registry_topic_and_emails_the_h
         evaluated = await _evaluate_when_registry_read(client)
         alerts = (await client.get("/alerts", params={"campaign_id": campaign_id})).json()
         log = (await client.get("/deliveries", params={"channel": "email"})).json()
+        metrics = (await client.get("/metrics")).text
 
     assert evaluated["units"] == 1
     assert [(a["unit_id"], a["rule"], a["status"]) for a in alerts] == [
@@ -133,6 +134,7 @@ async def test_an_evaluation_on_demand_reads_the_registry_topic_and_emails_the_h
         ("cdcs-thpt-bmt", "critical", "firing"),
     ]
     assert [(d["recipient_union_id"], d["status"]) for d in log] == [("cdcs-thpt-bmt", "sent")]
+    assert 'notifier_deliveries_total{channel="email",outcome="sent"}' in metrics
     [email] = smtp_server.emails
     assert email.rcpt_tos == ["thpt@dl.vn"]
     assert "0/40 sáng kiến" in email.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]

@@ -21,6 +21,7 @@ from aiokafka.errors import KafkaError
 from services.notifier.adapters import repository
 from services.notifier.adapters.delivery_errors import DeliveryError
 from services.notifier.adapters.email import EmailMessage, EmailSender
+from services.notifier.adapters.metrics import DELIVERIES
 from services.notifier.adapters.tables import DeliveryRow
 from services.notifier.adapters.webhook import WebhookSender
 from services.notifier.domain.retry import gives_up, next_attempt_delay
@@ -77,6 +78,7 @@ class Dispatcher:
             if stored is None or stored.status != "pending":
                 return
             _record(stored, error, now=datetime.now(UTC))
+        DELIVERIES.labels(row.channel, _outcome(stored.status, error)).inc()
         if error is None:
             log.info("delivery.sent", channel=row.channel, delivery_id=row.id)
         else:
@@ -136,3 +138,9 @@ def _record(row: DeliveryRow, error: DeliveryError | None, *, now: datetime) -> 
         row.status = "failed"
         return
     row.next_attempt_at = now + next_attempt_delay(row.attempts, jitter=random.random())
+
+
+def _outcome(status: str, error: DeliveryError | None) -> str:
+    if error is None:
+        return "sent"
+    return "failed" if status == "failed" else "retry"
