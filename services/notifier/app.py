@@ -19,9 +19,10 @@ from services.notifier.adapters.email import EmailSender
 from services.notifier.adapters.migrations import migrate
 from services.notifier.adapters.registry_reader import RegistryFollower
 from services.notifier.adapters.webhook import WebhookSender
-from services.notifier.api import alerts, silences
+from services.notifier.api import alerts, digests, silences
 from services.notifier.domain.registry import Registry
 from services.notifier.service.delivery import Dispatcher, Senders
+from services.notifier.service.digests import DigestService
 from services.notifier.service.evaluation import Evaluator
 from services.notifier.service.runner import LEASE_NAME, NotifierRunner, policy_from
 from shared.clock import Clock, clock_from_settings
@@ -58,6 +59,18 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
         registry = Registry()
         follower = RegistryFollower(settings, registry)
         app.state.database, app.state.clock, app.state.registry = database, clock, registry
+        app.state.registry_ready = follower.ready
+        # Who holds the lease, in logs and in the leases table.
+        holder = f"{socket.gethostname()}:{os.getpid()}"
+        digest_service = DigestService(
+            database=database,
+            redis=redis,
+            registry=registry,
+            lease_name=LEASE_NAME,
+            holder=holder,
+            backlog_limit_days=settings.notifier_backlog_limit_days,
+        )
+        app.state.digests = digest_service
         app.state.dependencies = [
             database_dependency(engine),
             redis_dependency(redis, settings),
@@ -70,7 +83,9 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
             else None
         )
         senders = Senders(email=EmailSender(settings), webhook=webhook, producer=None)
-        runner = _runner(settings, database, redis, registry, follower, senders, clock)
+        runner = _runner(
+            settings, database, redis, registry, follower, senders, clock, digest_service
+        )
         app.state.runner = runner
         tasks = [asyncio.create_task(supervise(follower))]
         if runner is not None:
@@ -97,12 +112,13 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
         service="notifier",
         title="Sáng kiến — notifier",
         description="Lag alerts to union heads: grouped, repeated, resolved, escalated and "
-        "silenced; by email, webhook and the Kafka alerts topic.",
+        "silenced; by email, webhook and the Kafka alerts topic. Weekly and monthly digests.",
         settings=settings,
         lifespan=lifespan,
     )
     app.include_router(alerts.router)
     app.include_router(silences.router)
+    app.include_router(digests.router)
     return app
 
 
@@ -114,11 +130,11 @@ def _runner(
     follower: RegistryFollower,
     senders: Senders,
     clock: Clock,
+    digests: DigestService,
 ) -> NotifierRunner | None:
     if not settings.notifier_evaluate:
         return None
-    # Who holds the lease, in logs and in the leases table.
-    holder = f"{socket.gethostname()}:{os.getpid()}"
+    holder = digests.holder
     return NotifierRunner(
         settings=settings,
         database=database,
@@ -138,6 +154,7 @@ def _runner(
         clock=clock,
         holder=holder,
         registry_ready=follower.ready,
+        digests=digests,
     )
 
 

@@ -7,6 +7,7 @@ each with a head; the campaign of 27 April–31 May 2022 counting registered ini
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -357,3 +358,14 @@ async def test_initiatives_waiting_over_a_week_raise_a_backlog_alert_to_the_unit
 
     [body] = world.emails_to("thpt@dl.vn")
     assert "Đơn vị cdcs-thpt-bmt: 12 sáng kiến chờ duyệt quá 7 ngày, bằng 30% chỉ tiêu." in body
+
+
+async def test_two_dispatch_rounds_at_once_send_each_email_once(world: World) -> None:
+    await on_pace_except_school(world)
+    notifier = world.notifier()
+    assert await notifier.take_lease()
+    await notifier.evaluator.evaluate(day(5, 24))
+
+    await asyncio.gather(notifier.dispatcher.dispatch_due(), notifier.dispatcher.dispatch_due())
+
+    assert len(world.emails_to("thpt@dl.vn")) == 1

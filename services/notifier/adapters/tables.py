@@ -1,9 +1,10 @@
 """The notifier's SQL tables (SQLModel, their own metadata): alert state and its history, the
-delivery log, silences and the lease. Alembic migrations in ``migrations/`` create them."""
+delivery log, silences, the lease and the digests sent. Alembic migrations in ``migrations/``
+create them."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Column, Index, Text
@@ -110,3 +111,19 @@ class LeaseRow(NotifierTable, table=True):
     name: str = Field(primary_key=True, max_length=64)
     holder: str = Field(max_length=200)
     expires_at: datetime = _instant()
+
+
+class DigestRow(NotifierTable, table=True):
+    """One digest made for one head and one period, written with its deliveries: its key makes
+    it once per period, and its ranks are what the next one's rank changes are measured from."""
+
+    __tablename__ = "digests"
+
+    campaign_id: str = Field(primary_key=True, max_length=64)
+    recipient_union_id: str = Field(primary_key=True, max_length=64)
+    period: str = Field(primary_key=True, max_length=8)  # week, month
+    period_start: date = Field(primary_key=True)  # Monday or the 1st, campaign-local
+    evaluated_at: datetime = _instant()  # the campaign clock's time the numbers are of
+    created_at: datetime = _instant()
+    # JSON {unit id: [rank, counted]}: a few hundred units under one head at most.
+    ranks: str = Field(sa_column=Column(Text, nullable=False))

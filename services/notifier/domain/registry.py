@@ -39,11 +39,14 @@ class Registry:
     campaigns: dict[str, CampaignDefinedData] = field(default_factory=dict)
     # campaign → unit → the target its percentage is of (own when set, else assigned)
     targets: dict[str, dict[str, int]] = field(default_factory=dict)
+    # parent → its direct children's ids, kept with ``units`` so a digest finds them at once
+    child_ids: dict[str, set[str]] = field(default_factory=dict)
 
     def apply(self, event: AnyEvent) -> None:
         """Take in one registry record; other events are ignored."""
         if isinstance(event, UnionUpserted):
             data = event.data
+            self._move_child(event.union_id, data.parent_id)
             self.units[event.union_id] = Unit(
                 id=event.union_id,
                 name=data.name,
@@ -57,6 +60,17 @@ class Registry:
         elif isinstance(event, TargetSet):
             target = effective_target(event.data.own_target, event.data.assigned_target)
             self.targets.setdefault(event.campaign_id, {})[event.union_id] = target
+
+    def children(self, unit_id: str) -> list[Unit]:
+        """The unit's direct children, by id."""
+        return [self.units[child] for child in sorted(self.child_ids.get(unit_id, ()))]
+
+    def _move_child(self, unit_id: str, parent_id: str | None) -> None:
+        former = self.units.get(unit_id)
+        if former is not None and former.parent_id is not None:
+            self.child_ids.get(former.parent_id, set()).discard(unit_id)
+        if parent_id is not None:
+            self.child_ids.setdefault(parent_id, set()).add(unit_id)
 
     def running(self, at: datetime) -> Iterator[tuple[str, CampaignDefinedData]]:
         """The campaigns under way at ``at`` (from local midnight of the first day to the end

@@ -57,9 +57,16 @@ class Dispatcher:
         self.senders = senders
         self.lease_name, self.holder = lease_name, holder
         self.batch = batch
+        # The loop and POST /evaluations both dispatch: two rounds at once would pick the same
+        # pending rows and send them twice.
+        self._one_round = asyncio.Lock()
 
     async def dispatch_due(self) -> int:
         """Send every delivery due now (up to a batch); returns how many were attempted."""
+        async with self._one_round:
+            return await self._dispatch_due()
+
+    async def _dispatch_due(self) -> int:
         now = datetime.now(UTC)
         async with self.database.transaction() as session:
             await repository.hold_lease(session, name=self.lease_name, holder=self.holder, now=now)

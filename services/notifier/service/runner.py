@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from services.notifier.adapters import repository
 from services.notifier.domain.lifecycle import Policy
 from services.notifier.service.delivery import Dispatcher
+from services.notifier.service.digests import DigestService
 from services.notifier.service.evaluation import Evaluation, Evaluator
 from shared.clock import Clock
 from shared.database import Database
@@ -47,6 +48,7 @@ class NotifierRunner:
         clock: Clock,
         holder: str,
         registry_ready: asyncio.Event,
+        digests: DigestService | None = None,
     ) -> None:
         self.settings = settings
         self.database = database
@@ -55,6 +57,7 @@ class NotifierRunner:
         self.clock = clock
         self.holder = holder
         self.registry_ready = registry_ready
+        self.digests = digests
         self.interval = timedelta(minutes=settings.notifier_evaluation_interval_minutes)
         self.next_due: datetime | None = None
         self.last: Evaluation | None = None
@@ -86,12 +89,16 @@ class NotifierRunner:
             )
 
     async def evaluate_now(self) -> Evaluation:
-        """Evaluate every running campaign at the clock's now (raises LeaseLost when another
-        instance is active)."""
+        """Evaluate every running campaign at the clock's now, then make the digests due
+        (raises LeaseLost when another instance is active)."""
         async with self._lock:
             at = self.clock.now()
             self.last = await self.evaluator.evaluate(at)
             self.next_due = at + self.interval
+            if self.digests is not None:
+                # After the alerts are stored and next_due moved on: a digest that fails
+                # is tried again at the next round, and holds no alert back.
+                await self.digests.send_due(at)
             return self.last
 
     async def stop(self) -> None:
