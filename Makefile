@@ -31,6 +31,7 @@ bench:  ## Performance figures as ratios against a baseline (bench/README.md)
 	$(PY) bench/producer.py
 	$(PY) bench/submission.py
 	$(PY) bench/scoring.py --quick
+	$(PY) bench/notifier.py --quick
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,6 +21,16 @@ from services.notifier.adapters.tables import (
 from services.notifier.domain.lifecycle import AlertState, AlertStatus
 from services.notifier.domain.silences import SilenceRule
 from shared.events import AlertRule
+
+_ALERTS = AlertRow.__table__
+# By value, without the enum's own lookup (a few hundred ns, for every stored alert).
+_RULES = {rule.value: rule for rule in AlertRule}
+_STATUSES = {status.value: status for status in AlertStatus}
+_ALERT_KEY = ("campaign_id", "unit_id", "rule")
+# By primary key, every other column set: the key travels as key_<column> beside the values.
+_UPDATE_ALERT = update(_ALERTS).where(
+    *(_ALERTS.c[name] == bindparam(f"key_{name}") for name in _ALERT_KEY)
+)
 
 
 class LeaseLost(Exception):
@@ -54,31 +67,77 @@ async def hold_lease(session: AsyncSession, *, name: str, holder: str, now: date
         raise LeaseLost(f"the lease {name!r} is not held by {holder}")
 
 
-async def alert_rows(session: AsyncSession, campaign_id: str) -> dict[tuple[str, str], AlertRow]:
-    """The campaign's stored alerts by (unit, rule)."""
-    rows = await session.exec(select(AlertRow).where(AlertRow.campaign_id == campaign_id))
-    return {(row.unit_id, row.rule): row for row in rows}
-
-
-def state_of(row: AlertRow | None) -> AlertState:
-    """The lifecycle state a row stores (a fresh one when there is no row)."""
-    if row is None:
-        return AlertState()
-    return AlertState(
-        status=AlertStatus(row.status),
-        since=row.since,
-        fired_at=row.fired_at,
-        notified_at=row.notified_at,
-        told=row.told,
-        escalated_at=row.escalated_at,
+async def alert_states(
+    session: AsyncSession, campaign_id: str
+) -> dict[str, dict[AlertRule, AlertState]]:
+    """The campaign's stored alert states by unit and rule: plain values, no ORM objects (a
+    country has 100,000 alerts and more; loading each as a row object costs tens of µs)."""
+    columns = ("unit_id", "rule", "status", "since", "fired_at", "notified_at", "told")
+    rows = await session.exec(
+        sa_select(*(_ALERTS.c[name] for name in columns), _ALERTS.c.escalated_at).where(
+            _ALERTS.c.campaign_id == campaign_id
+        )
     )
+    states: dict[str, dict[AlertRule, AlertState]] = {}
+    for unit_id, rule, status, since, fired_at, notified_at, told, escalated_at in rows:
+        states.setdefault(unit_id, {})[_RULES[rule]] = AlertState(
+            _STATUSES[status], since, fired_at, notified_at, told, escalated_at
+        )
+    return states
 
 
-def store_state(row: AlertRow, state: AlertState) -> None:
-    """Write a lifecycle state into its row."""
-    row.status = state.status.value
-    row.since, row.fired_at, row.notified_at = state.since, state.fired_at, state.notified_at
-    row.told, row.escalated_at = state.told, state.escalated_at
+def alert_values(
+    *,
+    campaign_id: str,
+    unit_id: str,
+    rule: AlertRule,
+    state: AlertState,
+    counted: int,
+    target: int,
+    expected: float,
+    at: datetime,
+) -> dict[str, Any]:
+    """An alert's row as ``store_alerts`` writes it: the state and where the unit stood."""
+    return {
+        "campaign_id": campaign_id,
+        "unit_id": unit_id,
+        "rule": rule.value,
+        "status": state.status.value,
+        "since": state.since,
+        "fired_at": state.fired_at,
+        "notified_at": state.notified_at,
+        "told": state.told,
+        "escalated_at": state.escalated_at,
+        "counted": counted,
+        "target": target,
+        "expected": expected,
+        "updated_at": at,
+    }
+
+
+async def store_evaluation(
+    session: AsyncSession,
+    *,
+    new_alerts: Sequence[dict[str, Any]],
+    changed_alerts: Sequence[dict[str, Any]],
+    changes: Sequence[dict[str, Any]],
+    deliveries: Sequence[dict[str, Any]],
+) -> None:
+    """Write what an evaluation decided, in the caller's transaction: alerts inserted or
+    updated by primary key, history and deliveries inserted, one executemany a table (an ORM
+    object a row cost about 130 µs to build and flush: 15 s for 100,000 alerts)."""
+    updates = [
+        {f"key_{name}" if name in _ALERT_KEY else name: value for name, value in row.items()}
+        for row in changed_alerts
+    ]
+    for statement, rows in (
+        (insert(_ALERTS), new_alerts),
+        (_UPDATE_ALERT, updates),
+        (insert(AlertChangeRow.__table__), changes),
+        (insert(DeliveryRow.__table__), deliveries),
+    ):
+        if rows:  # an empty executemany would still run the statement once
+            await session.exec(statement, params=list(rows))
 
 
 async def active_silences(session: AsyncSession, now: datetime) -> list[SilenceRule]:

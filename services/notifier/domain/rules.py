@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 
 from shared.counters import UnitCounters
 from shared.events import AlertRule, CampaignDefinedData
-from shared.pace import PaceStatus, assess, local_date
+from shared.pace import PaceStatus, assess, local_date, needed_per_day, pace_status
 
 DEFAULT_BACKLOG_LIMIT_DAYS = 7
 
@@ -44,6 +44,89 @@ class Standing:
         return 100 * self.counted / self.target if self.target else 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class CampaignPace:
+    """What one instant means for one campaign, the same for every unit: computed once an
+    evaluation rather than once a unit (the pace model's report costs about 6 µs, a second for
+    150,000 units, and says nothing new after the first)."""
+
+    campaign_id: str
+    counts: str  # what counts toward the target: valid or registered
+    share: float  # the share of the target expected by now
+    in_grace: bool
+    days_left: int
+    behind_below: float
+    critical_below: float
+    backlog_cutoff: date  # under review since before this local day: waiting too long
+    backlog_limit_days: int
+
+    @classmethod
+    def at(
+        cls,
+        *,
+        campaign_id: str,
+        campaign: CampaignDefinedData,
+        at: datetime,
+        backlog_limit_days: int = DEFAULT_BACKLOG_LIMIT_DAYS,
+    ) -> CampaignPace:
+        """The campaign's pace at ``at``, from the pace model."""
+        curve = (
+            [(p.elapsed, p.expected) for p in campaign.pace_curve] if campaign.pace_curve else None
+        )
+        # Every unit's report shares these; a target of 0 asks for nothing else.
+        report = assess(
+            0,
+            0,
+            at=at,
+            starts_on=campaign.starts_on,
+            ends_on=campaign.ends_on,
+            timezone=campaign.timezone,
+            curve=curve,
+            behind_below=campaign.behind_below,
+            critical_below=campaign.critical_below,
+            grace_fraction=campaign.grace_fraction,
+        )
+        return cls(
+            campaign_id=campaign_id,
+            counts=campaign.counts.value,
+            share=report.expected_share,
+            in_grace=report.in_grace,
+            days_left=report.days_left,
+            behind_below=campaign.behind_below,
+            critical_below=campaign.critical_below,
+            backlog_cutoff=_backlog_cutoff(at, campaign.timezone, backlog_limit_days),
+            backlog_limit_days=backlog_limit_days,
+        )
+
+    def standing(self, *, unit_id: str, name: str, target: int, counters: UnitCounters) -> Standing:
+        """Where one unit stands: what ``assess`` would say of it, without its report."""
+        counted = counters.counted(self.counts)
+        expected = target * self.share  # as assess computes it, to the last bit
+        status = pace_status(
+            counted, expected, behind_below=self.behind_below, critical_below=self.critical_below
+        )
+        return Standing(
+            campaign_id=self.campaign_id,
+            unit_id=unit_id,
+            name=name,
+            counted=counted,
+            target=target,
+            expected=expected,
+            status=status,
+            lagging=not self.in_grace and status in _LAGGING,
+            days_left=self.days_left,
+            needed_per_day=needed_per_day(counted, target, self.days_left),
+            under_review=counters.under_review,
+            waiting_too_long=(
+                counters.waiting_since_before(self.backlog_cutoff) if counters.backlog_by_day else 0
+            ),
+            backlog_limit_days=self.backlog_limit_days,
+        )
+
+
+_LAGGING = (PaceStatus.BEHIND, PaceStatus.CRITICAL)  # as PaceReport.lagging says
+
+
 def standing(
     *,
     campaign_id: str,
@@ -56,37 +139,10 @@ def standing(
     backlog_limit_days: int = DEFAULT_BACKLOG_LIMIT_DAYS,
 ) -> Standing:
     """Assess one unit with the campaign's pace model and its review backlog."""
-    counted = counters.counted(campaign.counts.value)
-    curve = [(p.elapsed, p.expected) for p in campaign.pace_curve] if campaign.pace_curve else None
-    report = assess(
-        counted,
-        target,
-        at=at,
-        starts_on=campaign.starts_on,
-        ends_on=campaign.ends_on,
-        timezone=campaign.timezone,
-        curve=curve,
-        behind_below=campaign.behind_below,
-        critical_below=campaign.critical_below,
-        grace_fraction=campaign.grace_fraction,
+    pace = CampaignPace.at(
+        campaign_id=campaign_id, campaign=campaign, at=at, backlog_limit_days=backlog_limit_days
     )
-    return Standing(
-        campaign_id=campaign_id,
-        unit_id=unit_id,
-        name=name,
-        counted=counted,
-        target=target,
-        expected=report.expected,
-        status=report.status,
-        lagging=report.lagging,
-        days_left=report.days_left,
-        needed_per_day=report.needed_per_day,
-        under_review=counters.under_review,
-        waiting_too_long=counters.waiting_since_before(
-            _backlog_cutoff(at, campaign.timezone, backlog_limit_days)
-        ),
-        backlog_limit_days=backlog_limit_days,
-    )
+    return pace.standing(unit_id=unit_id, name=name, target=target, counters=counters)
 
 
 def _backlog_cutoff(at: datetime, timezone: str, limit_days: int) -> date:
