@@ -44,9 +44,11 @@ their subtrees): at E1's instant --behind (30%) of the grassroots units are behi
 critical, --critical (10%) critical, --old-backlog (15%) have an initiative under review for
 more than 7 days. --silences (25) silences are in force.
 
-  B   Baseline: shared.counters.read_units of every unit with a target (pipelined HGETALL and
-      parse_unit): the read every evaluation starts with, as it reads (the cyclic garbage
-      collector paused: see below).
+  B   Baseline: shared.counters.read_summaries of every unit with a target (four numbers a
+      unit, the backlog summed inside Redis, 1,000 units a script call): the read every
+      evaluation starts with, as it reads (the cyclic garbage collector paused: see below).
+  R   shared.counters.read_units of the same units (every field, parsed): what the evaluation
+      read before read_summaries; informational.
   J   The judging alone on what B read (rules.CampaignPace once, then its standing and
       active_rules for every unit); informational.
   E0  The first evaluation on an empty database (20 May 2025, 08:00): every lagging unit's

@@ -32,7 +32,7 @@ from services.notifier.adapters.tables import (
 from services.notifier.domain.lifecycle import Policy
 from services.notifier.domain.rules import CampaignPace, active_rules
 from services.notifier.service.evaluation import Evaluation, Evaluator
-from shared.counters import UnitCounters, read_units
+from shared.counters import UnitCounters, UnitSummary, read_summaries, read_units
 from shared.database import Database, create_engine
 from shared.events import AlertRule
 from shared.settings import NotifierSettings
@@ -49,7 +49,7 @@ EVALUATIONS = (
     ("E1", EVALUATED_AT),
     ("E2", EVALUATED_AT + timedelta(hours=1)),
 )
-SIDES = ("B", "J", "E0", "E1", "E2")
+SIDES = ("B", "R", "J", "E0", "E1", "E2")
 HOLDER = "bench-notifier"
 LEASE_NAME = "notifier"  # the service's (services/notifier/service/runner.py)
 # The notifier's Alembic version table (services/notifier/migrations/env.py): its own, so a
@@ -151,12 +151,23 @@ async def timed(
 
 
 async def read_round(ctx: Context, round_: int) -> list[Run]:
-    """B: read_units for every unit with a target (the evaluation's read, parsing included);
-    J: the judging alone on what B read (rules.CampaignPace's standing, active_rules)."""
+    """B: read_summaries for every unit with a target (the evaluation's read); R: read_units,
+    every field of every unit parsed (informational: what the evaluation read before); J: the
+    judging alone on what B read (rules.CampaignPace's standing, active_rules)."""
     ids = ctx.country.unit_ids
+    cutoff = CampaignPace.at(
+        campaign_id=CAMPAIGN, campaign=ctx.country.campaign, at=EVALUATED_AT
+    ).backlog_cutoff
 
-    async def read() -> dict[str, UnitCounters]:
+    async def read() -> dict[str, UnitSummary]:
         # As the evaluation reads: with the cyclic garbage collector paused.
+        gc.disable()
+        try:
+            return await read_summaries(ctx.redis, CAMPAIGN, ids, waiting_before=cutoff)
+        finally:
+            gc.enable()
+
+    async def read_all() -> dict[str, UnitCounters]:
         gc.disable()
         try:
             return await read_units(ctx.redis, CAMPAIGN, ids)
@@ -165,6 +176,8 @@ async def read_round(ctx: Context, round_: int) -> list[Run]:
 
     counters, seconds, cpu = await timed(ctx.redis, read)
     runs = [Run(round_, "B", None, seconds, len(ids), cpu)]
+    _, seconds, cpu = await timed(ctx.redis, read_all)
+    runs.append(Run(round_, "R", None, seconds, len(ids), cpu))
 
     async def judge() -> int:
         # As the evaluation judges: the campaign's pace once, then every unit, collector paused.

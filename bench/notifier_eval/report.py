@@ -17,7 +17,9 @@ from .world import Country
 
 COUNTRY_UNITS = 150_000
 WHAT = {
-    "B": "baseline: read_units of every unit with a target (HGETALL pipelined, parse_unit)",
+    "B": "baseline: read_summaries of every unit with a target (the evaluation's read: four "
+    "numbers a unit, summed in Redis)",
+    "R": "read_units of the same units: every field parsed (info: the read before)",
     "J": "the judging alone on B's counters: CampaignPace.standing, active_rules (info)",
     "E0": "first evaluation: every lagging unit's alerts become pending (rows inserted)",
     "E1": "an hour later: pending alerts fire (history, deliveries rendered and stored)",

@@ -310,7 +310,8 @@ def _describe(country: Country, units: list[PlannedUnit], hashes: dict[str, Any]
     pace = CampaignPace.at(campaign_id=CAMPAIGN, campaign=country.campaign, at=EVALUATED_AT)
     for unit in units:
         counters = parse_unit({name: str(value) for name, value in hashes[unit.id].items()})
-        found = pace.standing(unit_id=unit.id, name="", target=unit.target, counters=counters)
+        summary = counters.summary(waiting_before=pace.backlog_cutoff)
+        found = pace.standing(unit_id=unit.id, name="", target=unit.target, counters=summary)
         status = found.status if found.status is not PaceStatus.NOT_STARTED else "on_track"
         country.statuses[str(status)] += 1
         country.old_backlog += found.waiting_too_long > 0

@@ -9,17 +9,26 @@ from shared.counters.keys import (
     encode_facts,
     iso_week,
 )
-from shared.counters.read import UnitCounters, parse_unit, read_unit, read_units
+from shared.counters.read import (
+    UnitCounters,
+    UnitSummary,
+    parse_unit,
+    read_summaries,
+    read_unit,
+    read_units,
+)
 
 __all__ = [
     "CounterKeys",
     "RegistryKeys",
     "UnitCounters",
+    "UnitSummary",
     "decode_facts",
     "effective_target",
     "encode_facts",
     "iso_week",
     "parse_unit",
+    "read_summaries",
     "read_unit",
     "read_units",
 ]

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from shared.counters import UnitCounters
+from shared.counters import UnitCounters, UnitSummary
 from shared.events import AlertRule, CampaignDefinedData
 from shared.pace import PaceStatus, assess, local_date, needed_per_day, pace_status
 
@@ -98,8 +98,9 @@ class CampaignPace:
             backlog_limit_days=backlog_limit_days,
         )
 
-    def standing(self, *, unit_id: str, name: str, target: int, counters: UnitCounters) -> Standing:
-        """Where one unit stands: what ``assess`` would say of it, without its report."""
+    def standing(self, *, unit_id: str, name: str, target: int, counters: UnitSummary) -> Standing:
+        """Where one unit stands: what ``assess`` would say of it, without its report
+        (``counters`` read with ``waiting_before=self.backlog_cutoff``)."""
         counted = counters.counted(self.counts)
         expected = target * self.share  # as assess computes it, to the last bit
         status = pace_status(
@@ -117,9 +118,7 @@ class CampaignPace:
             days_left=self.days_left,
             needed_per_day=needed_per_day(counted, target, self.days_left),
             under_review=counters.under_review,
-            waiting_too_long=(
-                counters.waiting_since_before(self.backlog_cutoff) if counters.backlog_by_day else 0
-            ),
+            waiting_too_long=counters.waiting,
             backlog_limit_days=self.backlog_limit_days,
         )
 
@@ -142,7 +141,8 @@ def standing(
     pace = CampaignPace.at(
         campaign_id=campaign_id, campaign=campaign, at=at, backlog_limit_days=backlog_limit_days
     )
-    return pace.standing(unit_id=unit_id, name=name, target=target, counters=counters)
+    summary = counters.summary(waiting_before=pace.backlog_cutoff)
+    return pace.standing(unit_id=unit_id, name=name, target=target, counters=summary)
 
 
 def _backlog_cutoff(at: datetime, timezone: str, limit_days: int) -> date:

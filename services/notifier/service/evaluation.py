@@ -23,7 +23,7 @@ from services.notifier.domain.lifecycle import AlertState, AlertStatus, Policy, 
 from services.notifier.domain.registry import Registry, Unit
 from services.notifier.domain.rules import RULE_ORDER, CampaignPace, Standing, active_rules
 from services.notifier.domain.silences import SilenceRule
-from shared.counters import UnitCounters, read_units
+from shared.counters import UnitSummary, read_summaries
 from shared.database import Database
 from shared.events import AlertChannel, AlertRule, CampaignDefinedData, encode
 from shared.logging import get_logger
@@ -115,21 +115,31 @@ class Evaluator:
             silences = _Silences(await repository.active_silences(session, at), at)
         for campaign_id, campaign in list(self.registry.running(at)):
             units = self.registry.units_with_targets(campaign_id)
-            counters = await read_units(self.redis, campaign_id, [unit.id for unit, _ in units])
             pace = CampaignPace.at(
                 campaign_id=campaign_id,
                 campaign=campaign,
                 at=at,
                 backlog_limit_days=self.backlog_limit_days,
             )
+            counters = await read_summaries(
+                self.redis,
+                campaign_id,
+                [unit.id for unit, _ in units],
+                waiting_before=pace.backlog_cutoff,
+            )
+            # Judged outside the write transaction: SQLite holds its write lock from BEGIN,
+            # and a silence or a digest written meanwhile would wait for the whole evaluation.
+            # Only the lease holder writes alert state, and one evaluation runs at a time, so
+            # what is read here is still true when it is written below.
+            async with self.database.read_only() as session:
+                states = await repository.alert_states(session, campaign_id)
+            outcome = self._advance(pace, units, counters, states, silences, at)
+            messages = group(outcome.notices)
+            deliveries = self._deliveries(messages, outcome, campaign, at)
             async with self.database.transaction() as session:
                 await repository.hold_lease(
                     session, name=self.lease_name, holder=self.holder, now=_real_now()
                 )
-                states = await repository.alert_states(session, campaign_id)
-                outcome = self._advance(pace, units, counters, states, silences, at)
-                messages = group(outcome.notices)
-                deliveries = self._deliveries(messages, outcome, campaign, at)
                 await repository.store_evaluation(
                     session,
                     new_alerts=outcome.new_alerts,
@@ -161,7 +171,7 @@ class Evaluator:
         self,
         pace: CampaignPace,
         units: list[tuple[Unit, int]],
-        counters: dict[str, UnitCounters],
+        counters: dict[str, UnitSummary],
         states: dict[str, dict[AlertRule, AlertState]],
         silences: _Silences,
         at: datetime,
