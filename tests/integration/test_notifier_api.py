@@ -135,6 +135,8 @@ async def test_an_evaluation_on_demand_reads_the_registry_topic_and_emails_the_h
     ]
     assert [(d["recipient_union_id"], d["status"]) for d in log] == [("cdcs-thpt-bmt", "sent")]
     assert 'notifier_deliveries_total{channel="email",outcome="sent"}' in metrics
+    assert 'notifier_alerts_firing{rule="critical"} 1.0' in metrics
+    assert "notifier_active 1.0" in metrics
     [email] = smtp_server.emails
     assert email.rcpt_tos == ["thpt@dl.vn"]
     assert "0/40 sáng kiến" in email.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]

@@ -5,10 +5,8 @@ across restarts and instances; and shown on demand, as of now, without storing a
 
 from __future__ import annotations
 
-import json
-import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from redis.asyncio import Redis
 from sqlalchemy.exc import IntegrityError
@@ -29,9 +27,10 @@ from services.notifier.domain.digest import (
 )
 from services.notifier.domain.registry import Registry, Unit
 from services.notifier.domain.rules import Standing, standing
+from services.notifier.service import outbox
 from shared.counters import UnitCounters, read_units
 from shared.database import Database
-from shared.events import AlertChannel, CampaignDefinedData
+from shared.events import CampaignDefinedData
 from shared.logging import get_logger
 from shared.pace import campaign_bounds, local_date
 
@@ -162,18 +161,27 @@ class DigestService:
         """Store one head's digest with its deliveries; None when it was already stored."""
         # Counters are read before the transaction: SQLite's write lock is not held over Redis.
         digest = await self._digest(campaign_id, campaign, recipient, period, at)
-        deliveries = _deliveries(digest, recipient)
+        head_name = recipient.head.name if recipient.head else recipient.name
+        deliveries = outbox.to_head(
+            recipient,
+            at=digest.at,
+            campaign_id=digest.campaign_id,
+            email=lambda delivery_id: render_email(
+                digest, head_name=head_name, delivery_id=delivery_id
+            ),
+            webhook=lambda: webhook_payload(digest),
+        )
         try:
             async with self.database.transaction() as session:
                 await repository.hold_lease(
-                    session, name=self.lease_name, holder=self.holder, now=_real_now()
+                    session, name=self.lease_name, holder=self.holder, now=outbox.real_now()
                 )
                 if await digest_store.is_sent(
                     session, campaign_id, recipient.id, period.kind, period.start
                 ):
                     return None
-                session.add(digest_store.digest_row(digest, created_at=_real_now()))
-                session.add_all(deliveries)
+                session.add(digest_store.digest_row(digest, created_at=outbox.real_now()))
+                session.add_all([DeliveryRow(**row) for row in deliveries])
         except IntegrityError:
             # Another writer stored it between our check and our commit: its digest stands.
             return None
@@ -243,72 +251,3 @@ class DigestService:
         if campaign is None:
             raise UnknownCampaign(f"no campaign {campaign_id!r}")
         return campaign
-
-
-def _deliveries(digest: Digest, recipient: Unit) -> list[DeliveryRow]:
-    """The digest to the recipient's head on each of their channels."""
-    head = recipient.head
-    if head is None:
-        log.warning("digest.no_head", union_id=recipient.id)
-        return []
-    rows = []
-    if AlertChannel.EMAIL in head.alert_channels and head.email:
-        delivery_id = str(uuid.uuid4())
-        email = render_email(digest, head_name=head.name, delivery_id=delivery_id)
-        rows.append(
-            _delivery(
-                digest,
-                AlertChannel.EMAIL,
-                str(head.email),
-                subject=email.subject,
-                text=email.text,
-                html=email.html,
-                delivery_id=delivery_id,
-            )
-        )
-    if AlertChannel.WEBHOOK in head.alert_channels and head.webhook_url:
-        payload = webhook_payload(digest)
-        rows.append(
-            _delivery(
-                digest,
-                AlertChannel.WEBHOOK,
-                str(head.webhook_url),
-                subject=payload["subject"],
-                text="",
-                payload=json.dumps(payload, ensure_ascii=False),
-            )
-        )
-    return rows
-
-
-def _delivery(
-    digest: Digest,
-    channel: AlertChannel,
-    destination: str,
-    *,
-    subject: str,
-    text: str,
-    html: str | None = None,
-    payload: str = "{}",
-    delivery_id: str | None = None,
-) -> DeliveryRow:
-    now = _real_now()
-    return DeliveryRow(
-        id=delivery_id or str(uuid.uuid4()),
-        created_at=now,
-        evaluated_at=digest.at,
-        campaign_id=digest.campaign_id,
-        recipient_union_id=digest.recipient_id,
-        channel=channel.value,
-        destination=destination,
-        subject=subject,
-        body_text=text,
-        body_html=html,
-        payload=payload,
-        next_attempt_at=now,
-    )
-
-
-def _real_now() -> datetime:
-    # Leases and retries live in real time, not on the campaign's (possibly simulated) clock.
-    return datetime.now(tz=UTC)

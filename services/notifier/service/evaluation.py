@@ -6,12 +6,10 @@ crash neither loses nor repeats them."""
 from __future__ import annotations
 
 import gc
-import json
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from redis.asyncio import Redis
@@ -23,6 +21,7 @@ from services.notifier.domain.lifecycle import AlertState, AlertStatus, Policy, 
 from services.notifier.domain.registry import Registry, Unit
 from services.notifier.domain.rules import RULE_ORDER, CampaignPace, Standing, active_rules
 from services.notifier.domain.silences import SilenceRule
+from services.notifier.service import outbox
 from shared.counters import UnitSummary, read_summaries
 from shared.database import Database
 from shared.events import AlertChannel, AlertRule, CampaignDefinedData, encode
@@ -138,7 +137,7 @@ class Evaluator:
             deliveries = self._deliveries(messages, outcome, campaign, at)
             async with self.database.transaction() as session:
                 await repository.hold_lease(
-                    session, name=self.lease_name, holder=self.holder, now=_real_now()
+                    session, name=self.lease_name, holder=self.holder, now=outbox.real_now()
                 )
                 await repository.store_evaluation(
                     session,
@@ -251,12 +250,12 @@ class Evaluator:
             if event is None:
                 continue
             deliveries.append(
-                _delivery(
-                    at,
-                    notice.unit.campaign_id,
-                    notice.recipient_id,
-                    AlertChannel.KAFKA,
-                    self.alerts_topic,
+                outbox.pending(
+                    at=at,
+                    campaign_id=notice.unit.campaign_id,
+                    recipient_id=notice.recipient_id,
+                    channel=AlertChannel.KAFKA,
+                    destination=self.alerts_topic,
                     subject=event.type,
                     text=notice.kind.value,
                     payload=encode(event).decode(),
@@ -268,44 +267,15 @@ class Evaluator:
     def _to_head(
         self, message: Message, recipient: Unit, campaign: CampaignDefinedData, at: datetime
     ) -> list[dict[str, Any]]:
-        head = recipient.head
-        if head is None:
-            log.warning("evaluation.no_head", union_id=recipient.id)
-            return []
-        rows = []
-        if AlertChannel.EMAIL in head.alert_channels and head.email:
-            delivery_id = str(uuid.uuid4())
-            email = render_email(
+        return outbox.to_head(
+            recipient,
+            at=at,
+            campaign_id=message.campaign_id,
+            email=lambda delivery_id: render_email(
                 message, recipient=recipient, campaign=campaign, at=at, delivery_id=delivery_id
-            )
-            rows.append(
-                _delivery(
-                    at,
-                    message.campaign_id,
-                    recipient.id,
-                    AlertChannel.EMAIL,
-                    str(head.email),
-                    subject=email.subject,
-                    text=email.text,
-                    html=email.html,
-                    delivery_id=delivery_id,
-                )
-            )
-        if AlertChannel.WEBHOOK in head.alert_channels and head.webhook_url:
-            payload = webhook_payload(message, recipient=recipient, campaign=campaign, at=at)
-            rows.append(
-                _delivery(
-                    at,
-                    message.campaign_id,
-                    recipient.id,
-                    AlertChannel.WEBHOOK,
-                    str(head.webhook_url),
-                    subject=payload["subject"],
-                    text="",
-                    payload=json.dumps(payload, ensure_ascii=False),
-                )
-            )
-        return rows
+            ),
+            webhook=lambda: webhook_payload(message, recipient=recipient, campaign=campaign, at=at),
+        )
 
 
 def _record(
@@ -348,41 +318,6 @@ def _change(unit: Standing, rule: AlertRule, status: AlertStatus, at: datetime) 
     }
 
 
-def _delivery(
-    at: datetime,
-    campaign_id: str,
-    recipient_id: str,
-    channel: AlertChannel,
-    destination: str,
-    *,
-    subject: str,
-    text: str,
-    html: str | None = None,
-    payload: str = "{}",
-    delivery_id: str | None = None,
-) -> dict[str, Any]:
-    """A row of the delivery log, pending and due at once (every column: one executemany)."""
-    now = _real_now()
-    return {
-        "id": delivery_id or str(uuid.uuid4()),
-        "created_at": now,
-        "evaluated_at": at,
-        "campaign_id": campaign_id,
-        "recipient_union_id": recipient_id,
-        "channel": channel.value,
-        "destination": destination,
-        "subject": subject,
-        "body_text": text,
-        "body_html": html,
-        "payload": payload,
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": now,
-        "last_error": None,
-        "sent_at": None,
-    }
-
-
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """The cyclic garbage collector off while an evaluation runs: for a country it holds
@@ -396,9 +331,3 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def _real_now() -> datetime:
-    # Leases and retries live in real time: they are about processes and endpoints, not about
-    # the campaign's (possibly simulated) calendar.
-    return datetime.now(tz=UTC)

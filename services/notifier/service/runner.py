@@ -11,12 +11,20 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.notifier.adapters import repository
+from services.notifier.adapters.metrics import (
+    ACTIVE,
+    ALERTS_FIRING,
+    EVALUATION_SECONDS,
+    EVALUATIONS,
+    UNITS_EVALUATED,
+)
 from services.notifier.domain.lifecycle import Policy
 from services.notifier.service.delivery import Dispatcher
 from services.notifier.service.digests import DigestService
 from services.notifier.service.evaluation import Evaluation, Evaluator
 from shared.clock import Clock
 from shared.database import Database
+from shared.events import AlertRule
 from shared.logging import get_logger
 from shared.settings import NotifierSettings
 
@@ -84,16 +92,23 @@ class NotifierRunner:
         """Take or renew the lease; True while this instance is the active one."""
         ttl = timedelta(seconds=self.settings.notifier_lease_seconds)
         async with self.database.transaction() as session:
-            return await repository.take_lease(
+            held = await repository.take_lease(
                 session, name=LEASE_NAME, holder=self.holder, now=datetime.now(UTC), ttl=ttl
             )
+        ACTIVE.set(int(held))
+        return held
 
     async def evaluate_now(self) -> Evaluation:
         """Evaluate every running campaign at the clock's now, then make the digests due
         (raises LeaseLost when another instance is active)."""
         async with self._lock:
             at = self.clock.now()
-            self.last = await self.evaluator.evaluate(at)
+            with EVALUATION_SECONDS.time():
+                self.last = await self.evaluator.evaluate(at)
+            EVALUATIONS.inc()
+            UNITS_EVALUATED.set(self.last.units)
+            for rule in AlertRule:
+                ALERTS_FIRING.labels(rule.value).set(self.last.by_rule.get(rule.value, 0))
             self.next_due = at + self.interval
             if self.digests is not None:
                 # After the alerts are stored and next_due moved on: a digest that fails
