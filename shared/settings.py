@@ -120,6 +120,15 @@ class ScoringSettings(CommonSettings):
     scoring_poll_records: int = Field(
         2000, ge=1, description="Most records the consumer takes from Kafka in one poll."
     )
+    scoring_fetch_wait_ms: int = Field(
+        100,
+        ge=0,
+        description="How long the broker may hold a fetch to gather scoring_fetch_min_bytes: "
+        "a trickle of events is then fetched ten times a second, not hundreds.",
+    )
+    scoring_fetch_min_bytes: int = Field(
+        65536, ge=1, description="What the broker gathers before it answers a fetch early."
+    )
     scoring_rank_interval_seconds: float = Field(
         1.0,
         gt=0,

@@ -14,14 +14,27 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def process_cpu(pid: int | None) -> float | None:
-    """CPU seconds (user + system) a process has used, from /proc; None when unknown."""
+    """CPU seconds (user + system) a process and its live children have used, from /proc
+    (uvicorn with several workers is a supervisor and its worker processes); None when
+    unknown."""
     if pid is None:
         return None
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    own = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return own + sum(process_cpu(child) or 0.0 for child in _children(pid))
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return children
 
 
 @dataclass

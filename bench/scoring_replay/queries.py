@@ -177,12 +177,22 @@ class KeepAliveClient:
         self.open: list[asyncio.StreamWriter] = []
 
     async def get(self, path: str) -> int:
-        """The status of ``GET path``, its body read and dropped."""
+        """The status of ``GET path``, its body read and dropped. A kept-alive connection the
+        server has closed meanwhile (uvicorn drops them after 5 s idle) is replaced and the
+        request sent again, as HTTP clients do for an idempotent request."""
         if self.idle:
             reader, writer = self.idle.pop()
-        else:
-            reader, writer = await asyncio.open_connection(self.host, self.port)
-            self.open.append(writer)
+            try:
+                return await self._exchange(reader, writer, path)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                writer.close()
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        self.open.append(writer)
+        return await self._exchange(reader, writer, path)
+
+    async def _exchange(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str
+    ) -> int:
         writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode())
         head = await reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
