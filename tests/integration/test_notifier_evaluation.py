@@ -14,39 +14,30 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 from event_samples import ICT, dak_lak_campaign, target_event, union_event
+from notifier_parts import LEASE, SECRET, NotifierParts, notifier_parts
 from notifier_servers import SmtpCatcher, WebhookReceiver
-from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlmodel import select
 
 from services.notifier.adapters import repository
-from services.notifier.adapters.email import EmailSender
-from services.notifier.adapters.migrations import migrate
 from services.notifier.adapters.tables import DeliveryRow, SilenceRow
-from services.notifier.adapters.webhook import WebhookSender
-from services.notifier.domain.lifecycle import Policy
 from services.notifier.domain.registry import Registry
 from services.notifier.domain.signing import verify
-from services.notifier.service.delivery import Dispatcher, Senders
+from services.notifier.service.delivery import Dispatcher
 from services.notifier.service.evaluation import Evaluator
 from shared.counters import CounterKeys
-from shared.database import Database, create_engine
+from shared.database import Database
 from shared.events import AlertChannel, UnionHead, UnionLevel, decode
-from shared.kafka import create_producer
-from shared.redis import create_redis
 from shared.settings import CommonSettings
 
 pytest_plugins = ["notifier_fixtures"]
 pytestmark = pytest.mark.integration
 
-SECRET = "thu-bi-mat-cua-lien-doan-lao-dong-dak-lak"
 NATIONAL, PROVINCE, DISTRICT = "tong-ldld", "ldld-dak-lak", "ldld-tp-bmt"
 SCHOOL, HOSPITAL = "cdcs-thpt-bmt", "cdcs-bv-da-khoa"
-LEASE = "notifier"
 
 
 @dataclass
@@ -74,35 +65,25 @@ class Notifier:
 @dataclass
 class World:
     campaign_id: str
-    redis: Redis
-    database: Database
+    parts: NotifierParts
     registry: Registry
-    settings: CommonSettings
     smtp: SmtpCatcher
     webhook: WebhookReceiver
-    http: httpx.AsyncClient
-    producer: object
 
-    def notifier(self, holder: str = "instance-a", webhook_url: str | None = None) -> Notifier:
-        policy = Policy(pending_for=timedelta(0))
-        evaluator = Evaluator(
-            database=self.database,
-            redis=self.redis,
-            registry=self.registry,
-            policy=policy,
-            lease_name=LEASE,
-            holder=holder,
-            alerts_topic=self.settings.topic_alerts,
-            backlog_limit_days=7,
-        )
-        senders = Senders(
-            email=EmailSender(self.smtp.settings()),
-            webhook=WebhookSender(self.http, secret=SecretStr(SECRET), timeout_seconds=0.5),
-            producer=self.producer,  # type: ignore[arg-type]
-        )
-        dispatcher = Dispatcher(
-            database=self.database, senders=senders, lease_name=LEASE, holder=holder
-        )
+    @property
+    def redis(self) -> Redis:
+        return self.parts.redis
+
+    @property
+    def database(self) -> Database:
+        return self.parts.database
+
+    @property
+    def settings(self) -> CommonSettings:
+        return self.parts.settings
+
+    def notifier(self, holder: str = "instance-a") -> Notifier:
+        evaluator, dispatcher = self.parts.instance(self.registry, self.smtp, holder=holder)
         return Notifier(evaluator, dispatcher, self.database, holder)
 
     async def count(self, unit_id: str, registered: int) -> None:
@@ -131,13 +112,6 @@ async def world(
     smtp_server: SmtpCatcher,
     webhook_receiver: WebhookReceiver,
 ) -> AsyncIterator[World]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}"
-    await migrate(url)
-    engine = create_engine(url)
-    redis = create_redis(settings.redis_url)
-    http = httpx.AsyncClient()
-    producer = create_producer(settings)
-    await producer.start()
     campaign_id = f"dak-lak-{unique}"
     registry = Registry()
     province = [NATIONAL, PROVINCE]
@@ -159,23 +133,8 @@ async def world(
         target_event(campaign_id, [*district, HOSPITAL], assigned=60),
     ):
         registry.apply(event)
-    try:
-        yield World(
-            campaign_id,
-            redis,
-            Database(engine),
-            registry,
-            settings,
-            smtp_server,
-            webhook_receiver,
-            http,
-            producer,
-        )
-    finally:
-        await producer.stop()
-        await http.aclose()
-        await redis.aclose()
-        await engine.dispose()
+    async with notifier_parts(settings, tmp_path) as parts:
+        yield World(campaign_id, parts, registry, smtp_server, webhook_receiver)
 
 
 def day(month: int, day_: int, hour: int = 8) -> datetime:

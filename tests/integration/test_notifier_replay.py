@@ -19,26 +19,21 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from uuid import UUID
 
-import httpx
 import pytest
 from event_samples import ICT, dak_lak_campaign, initiative_submitted, target_event, union_event
+from notifier_parts import NotifierParts, notifier_parts
 from notifier_servers import SmtpCatcher, WebhookReceiver
-from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlmodel import select
 
 from services.notifier.adapters import repository
-from services.notifier.adapters.email import EmailSender
-from services.notifier.adapters.migrations import migrate
 from services.notifier.adapters.tables import DeliveryRow, SilenceRow
-from services.notifier.adapters.webhook import WebhookSender
-from services.notifier.domain.lifecycle import Policy
 from services.notifier.domain.registry import Registry
-from services.notifier.service.delivery import Dispatcher, Senders
+from services.notifier.service.delivery import Dispatcher
 from services.notifier.service.evaluation import Evaluator
 from services.scoring.adapters.consumer import ScoringConsumer
 from shared.counters import read_unit
-from shared.database import Database, create_engine
+from shared.database import Database
 from shared.events import (
     AlertChannel,
     AnyEvent,
@@ -47,9 +42,7 @@ from shared.events import (
     encode,
     partition_key,
 )
-from shared.kafka import create_producer
 from shared.pace import PaceStatus, assess
-from shared.redis import create_redis
 from shared.settings import CommonSettings, ScoringSettings
 
 pytest_plugins = ["notifier_fixtures"]
@@ -72,11 +65,9 @@ EMAIL = {
     HOSPITAL: "benhvien@dl.vn",
     COLLEGE: "cdsp@dl.vn",
 }
-SECRET = "thu-bi-mat-cua-lien-doan-lao-dong-dak-lak"
 # The school's head asked for quiet while the school is in exams: 14–16 May.
 SILENCE = (datetime(2022, 5, 14, 0, tzinfo=ICT), datetime(2022, 5, 17, 0, tzinfo=ICT))
 RESTART_DAY = 22  # the notifier instance is replaced after this day's round
-POLICY = Policy(pending_for=timedelta(0))  # evaluated once a day: fire on the first morning
 
 
 def submissions_on(unit: str, day: int) -> int:
@@ -96,47 +87,35 @@ def morning(day: int) -> datetime:
 @dataclass
 class Replay:
     campaign_id: str
-    redis: Redis
-    database: Database
+    parts: NotifierParts
     registry: Registry
     smtp: SmtpCatcher
-    webhook: WebhookReceiver
-    settings: CommonSettings
-    http: httpx.AsyncClient
-    producer: object
     published: int = 0
     # recipient email → the campaign days on which it received a message
     days_emailed: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     texts: dict[tuple[str, int], str] = field(default_factory=dict)
 
+    @property
+    def redis(self) -> Redis:
+        return self.parts.redis
+
+    @property
+    def database(self) -> Database:
+        return self.parts.database
+
     def notifier(self, holder: str) -> tuple[Evaluator, Dispatcher]:
-        evaluator = Evaluator(
-            database=self.database,
-            redis=self.redis,
-            registry=self.registry,
-            policy=POLICY,
-            lease_name="notifier",
-            holder=holder,
-            alerts_topic=self.settings.topic_alerts,
-            # Nobody reviews in this replay: every initiative would soon wait too long, and
-            # the backlog alert has tests of its own.
-            backlog_limit_days=60,
-        )
-        senders = Senders(
-            email=EmailSender(self.smtp.settings()),
-            webhook=WebhookSender(self.http, secret=SecretStr(SECRET), timeout_seconds=0.5),
-            producer=self.producer,  # type: ignore[arg-type]
-        )
-        return evaluator, Dispatcher(
-            database=self.database, senders=senders, lease_name="notifier", holder=holder
-        )
+        # Nobody reviews in this replay: every initiative would soon wait too long, and the
+        # backlog alert has tests of its own.
+        return self.parts.instance(self.registry, self.smtp, holder=holder, backlog_limit_days=60)
 
     async def publish(self, events: list[AnyEvent]) -> None:
         for event in events:
-            await self.producer.send(  # type: ignore[attr-defined]
-                self.settings.topic_initiative_events, encode(event), key=partition_key(event)
+            await self.parts.producer.send(
+                self.parts.settings.topic_initiative_events,
+                encode(event),
+                key=partition_key(event),
             )
-        await self.producer.flush()  # type: ignore[attr-defined]
+        await self.parts.producer.flush()
         self.published += len(events)
 
     async def counted_everything(self) -> None:
@@ -226,41 +205,21 @@ async def replay(
     smtp_server: SmtpCatcher,
     webhook_receiver: WebhookReceiver,
 ) -> AsyncIterator[Replay]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}"
-    await migrate(url)
-    engine = create_engine(url)
-    redis = create_redis(settings.redis_url)
-    http = httpx.AsyncClient()
-    producer = create_producer(settings)
-    await producer.start()
     campaign_id = f"dak-lak-{unique}"
     registry = Registry()
     for event in registry_events(campaign_id, webhook_receiver.hanging_url):
         registry.apply(event)
-    scoring = ScoringConsumer(
-        ScoringSettings(**settings.model_dump(), scoring_consumer_group=f"scoring-{unique}"),
-        redis,
-    )
-    consuming = asyncio.create_task(scoring.run())
-    try:
-        yield Replay(
-            campaign_id,
-            redis,
-            Database(engine),
-            registry,
-            smtp_server,
-            webhook_receiver,
-            settings,
-            http,
-            producer,
+    async with notifier_parts(settings, tmp_path) as parts:
+        scoring = ScoringConsumer(
+            ScoringSettings(**settings.model_dump(), scoring_consumer_group=f"scoring-{unique}"),
+            parts.redis,
         )
-    finally:
-        await scoring.stop()
-        await asyncio.gather(consuming, return_exceptions=True)
-        await producer.stop()
-        await http.aclose()
-        await redis.aclose()
-        await engine.dispose()
+        consuming = asyncio.create_task(scoring.run())
+        try:
+            yield Replay(campaign_id, parts, registry, smtp_server)
+        finally:
+            await scoring.stop()
+            await asyncio.gather(consuming, return_exceptions=True)
 
 
 def reference_lagging(unit: str, counts: dict[str, list[int]]) -> list[int]:
