@@ -28,10 +28,12 @@ from services.notifier.domain.registry import Registry
 from services.notifier.domain.signing import verify
 from services.notifier.service.delivery import Dispatcher
 from services.notifier.service.evaluation import Evaluator
+from services.notifier.service.runner import NotifierRunner
+from shared.clock import FixedClock
 from shared.counters import CounterKeys
 from shared.database import Database
 from shared.events import AlertChannel, UnionHead, UnionLevel, decode
-from shared.settings import CommonSettings
+from shared.settings import CommonSettings, NotifierSettings
 
 pytest_plugins = ["notifier_fixtures"]
 pytestmark = pytest.mark.integration
@@ -328,3 +330,28 @@ async def test_two_dispatch_rounds_at_once_send_each_email_once(world: World) ->
     await asyncio.gather(notifier.dispatcher.dispatch_due(), notifier.dispatcher.dispatch_due())
 
     assert len(world.emails_to("thpt@dl.vn")) == 1
+
+
+async def test_the_active_instance_keeps_its_lease_between_rounds(world: World) -> None:
+    evaluator, dispatcher = world.parts.instance(world.registry, world.smtp, holder="instance-a")
+    ready = asyncio.Event()
+    ready.set()
+    runner = NotifierRunner(
+        # A round every 10 s, a lease of 0.6 s: only the renewal beside the rounds keeps it.
+        settings=NotifierSettings(notifier_lease_seconds=0.6, notifier_tick_seconds=10),
+        database=world.database,
+        evaluator=evaluator,
+        dispatcher=dispatcher,
+        clock=FixedClock(day(5, 24)),
+        holder="instance-a",
+        registry_ready=ready,
+    )
+    running = asyncio.create_task(runner.run())
+    try:
+        await asyncio.sleep(1.5)
+        taken_by_another = await world.notifier("instance-b").take_lease()
+    finally:
+        await runner.stop()
+        await running
+
+    assert not taken_by_another

@@ -75,18 +75,36 @@ class NotifierRunner:
     async def run(self) -> None:
         """Until ``stop()``: take the lease, evaluate when due, send what is due."""
         await self.registry_ready.wait()
+        # Renewed beside the rounds: an evaluation longer than the lease (a country on a slow
+        # machine) would otherwise lose it every time, and never write.
+        keeper = asyncio.create_task(self._keep_lease())
+        try:
+            while not self._stopping.is_set():
+                try:
+                    if await self.take_lease():
+                        if self.next_due is None or self.clock.now() >= self.next_due:
+                            await self.evaluate_now()
+                        await self.dispatcher.dispatch_due()
+                except repository.LeaseLost as error:
+                    log.warning("notifier.lease_lost", reason=str(error))
+                except (RedisError, SQLAlchemyError, OSError) as error:
+                    log.warning("notifier.round_failed", error=str(error))
+                await self._pause(self.settings.notifier_tick_seconds)
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
+
+    async def _keep_lease(self) -> None:
         while not self._stopping.is_set():
+            await self._pause(self.settings.notifier_lease_seconds / 3)
             try:
-                if await self.take_lease():
-                    if self.next_due is None or self.clock.now() >= self.next_due:
-                        await self.evaluate_now()
-                    await self.dispatcher.dispatch_due()
-            except repository.LeaseLost as error:
-                log.warning("notifier.lease_lost", reason=str(error))
-            except (RedisError, SQLAlchemyError, OSError) as error:
-                log.warning("notifier.round_failed", error=str(error))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.settings.notifier_tick_seconds)
+                await self.take_lease()
+            except (SQLAlchemyError, OSError) as error:
+                log.warning("notifier.lease_renewal_failed", error=str(error))
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def take_lease(self) -> bool:
         """Take or renew the lease; True while this instance is the active one."""
