@@ -29,9 +29,9 @@ from services.notifier.adapters.tables import (
     NotifierTable,
     SilenceRow,
 )
-from services.notifier.domain.lifecycle import Policy
 from services.notifier.domain.rules import CampaignPace, active_rules
 from services.notifier.service.evaluation import Evaluation, Evaluator
+from services.notifier.service.runner import policy_from
 from shared.counters import UnitCounters, UnitSummary, read_summaries, read_units
 from shared.database import Database, create_engine
 from shared.events import AlertRule
@@ -86,16 +86,6 @@ class Run:
 def settings_defaults() -> NotifierSettings:
     """The notifier's settings as shipped (no environment read): the policy the service runs."""
     return NotifierSettings.model_construct()
-
-
-def policy_from(settings: NotifierSettings) -> Policy:
-    """The lifecycle's timings, as the runner makes them from the settings."""
-    return Policy(
-        pending_for=timedelta(minutes=settings.notifier_pending_minutes),
-        repeat_every=timedelta(hours=settings.notifier_repeat_hours),
-        min_refire_gap=timedelta(hours=settings.notifier_min_refire_hours),
-        escalate_after=timedelta(days=settings.notifier_escalate_after_days),
-    )
 
 
 async def _redis_cpu(redis: Redis) -> float:

@@ -3,24 +3,12 @@ email (Jinja2, plain text and an HTML table)."""
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-
-from services.notifier.adapters.render import TEMPLATES, RenderedEmail
+from services.notifier.adapters.render import RenderedEmail, environment
 from services.notifier.domain import digest_text as words
 from services.notifier.domain.digest import Digest, DigestLine, Period
 from services.notifier.domain.messages import number, percent
-
-
-@cache
-def _environment() -> Environment:
-    return Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(["html.j2"]),
-        keep_trailing_newline=True,
-    )
 
 
 def line_json(line: DigestLine) -> dict[str, Any]:
@@ -131,11 +119,11 @@ def render_email(digest: Digest, *, head_name: str, delivery_id: str) -> Rendere
         "backlog_limit_days": digest.backlog_limit_days,
         "delivery_id": delivery_id,
     }
-    environment = _environment()
+    templates = environment()
     return RenderedEmail(
         subject=values["subject"],
-        text=environment.get_template("digest.txt.j2").render(values),
-        html=environment.get_template("digest.html.j2").render(values),
+        text=templates.get_template("digest.txt.j2").render(values),
+        html=templates.get_template("digest.html.j2").render(values),
     )
 
 

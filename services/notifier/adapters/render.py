@@ -31,7 +31,8 @@ ALERT_NAMESPACE = uuid.UUID("5c1b7e0e-3f5a-4c55-9a57-6b1f2f0b2a10")
 
 
 @cache
-def _environment() -> Environment:
+def environment() -> Environment:
+    """The notifier's Jinja2 templates (HTML escaped, text kept as written)."""
     return Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html.j2"]),
@@ -59,11 +60,11 @@ def render_email(
     """The email one head receives for one message."""
     values = _values(message, recipient=recipient, campaign=campaign, at=at)
     values["delivery_id"] = delivery_id
-    environment = _environment()
+    templates = environment()
     return RenderedEmail(
         subject=values["subject"],
-        text=environment.get_template("lag_alert.txt.j2").render(values),
-        html=environment.get_template("lag_alert.html.j2").render(values),
+        text=templates.get_template("lag_alert.txt.j2").render(values),
+        html=templates.get_template("lag_alert.html.j2").render(values),
     )
 
 
