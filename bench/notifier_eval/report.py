@@ -113,12 +113,16 @@ def print_report(console: Console, summary: dict[str, Any], units: int, rounds: 
     console.print(table)
     _print_writes(console, summary)
     _print_cpu(console, summary)
-    verdict = "met" if summary["aim_met"] else "missed"
     judged = " (judged on the time 150,000 units would take at the rate measured)" if scaled else ""
-    console.print(
-        f"aim: every evaluation of the whole country under {summary['aim_seconds']:g} s: "
-        f"[bold]{verdict}[/bold]{judged}"
-    )
+    sides = summary["sides"]
+    # The "one evaluation" is the one that runs every interval (E2); E0 and E1 come
+    # once a campaign, when its grace period ends, and are shown beside it.
+    for side, what in (("E2", "the regular evaluation"), ("E0", "the first"), ("E1", "the burst")):
+        verdict = "met" if sides[side]["aim_met"] else "missed"
+        console.print(
+            f"aim, {what} ({side}) of the whole country under {summary['aim_seconds']:g} s: "
+            f"[bold]{verdict}[/bold]{judged}"
+        )
 
 
 def _print_writes(console: Console, summary: dict[str, Any]) -> None:
