@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import cProfile
+import functools
 import pstats
 import time
 from collections import Counter
@@ -10,12 +11,13 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from scoring_replay.profiling import _where
+from scoring_replay.profiling import top_entries
 
 from .measure import EVALUATIONS, Context, fresh_database, make_evaluator, take_lease
 
 TOP_ENTRIES = 16
 PROFILED_CODE = ("services/", "shared/", "sqlalchemy", "sqlmodel", "redis/", "jinja2", "pydantic")
+top = functools.partial(top_entries, code=PROFILED_CODE, limit=TOP_ENTRIES)
 PACKAGES = (
     ("/services/", "project: services"),
     ("/shared/", "project: shared"),
@@ -48,30 +50,11 @@ async def profile(ctx: Context) -> dict[str, Any]:
             stats = pstats.Stats(profiler)
             found[side] = {
                 "seconds_under_profiler": seconds,
-                "top_cumulative": _top(stats, seconds, "cumulative"),
-                "top_self": _top(stats, seconds, "self"),
+                "top_cumulative": top(stats, seconds, "cumulative"),
+                "top_self": top(stats, seconds, "self"),
                 "self_by_package": _by_package(stats),
             }
     return found
-
-
-def _top(stats: pstats.Stats, seconds: float, by: str) -> list[dict[str, Any]]:
-    rows = []
-    for key, (_, calls, self_s, cumulative, _) in stats.stats.items():  # type: ignore[attr-defined]
-        if by == "cumulative" and not any(part in key[0] for part in PROFILED_CODE):
-            continue
-        rows.append((key, calls, self_s, cumulative))
-    rows.sort(key=lambda row: row[3] if by == "cumulative" else row[2], reverse=True)
-    return [
-        {
-            "function": _where(key),
-            "calls": calls,
-            "self_s": self_s,
-            "cumulative_s": cumulative,
-            "share": (cumulative if by == "cumulative" else self_s) / seconds,
-        }
-        for key, calls, self_s, cumulative in rows[:TOP_ENTRIES]
-    ]
 
 
 def _by_package(stats: pstats.Stats) -> dict[str, float]:
@@ -102,7 +85,7 @@ def print_profile(console: Console, found: dict[str, Any]) -> None:
         for row in entry["top_cumulative"]:
             table.add_row(
                 f"{row['cumulative_s']:.2f}",
-                f"{row['share']:.0%}",
+                f"{row['share_of_wall']:.0%}",
                 f"{row['calls']:,}",
                 row["function"],
             )

@@ -39,8 +39,8 @@ async def profile(ctx: Context) -> dict[str, Any]:
         "batches": len(sizes),
         "cpu_seconds": cpu,
         "redis_usec_per_event": {name: c["usec"] / events for name, c in commands.items()},
-        "top_cumulative": _top_entries(stats, seconds, "cumulative"),
-        "top_self": _top_entries(stats, seconds, "self"),
+        "top_cumulative": top_entries(stats, seconds, "cumulative"),
+        "top_self": top_entries(stats, seconds, "self"),
         "self_by_package": _self_by_package(stats),
     }
 
@@ -55,12 +55,19 @@ def _where(key: tuple[str, int, str]) -> str:
     return f"{filename}:{line}({function})" if line else function
 
 
-def _top_entries(stats: pstats.Stats, seconds: float, by: str) -> list[dict[str, Any]]:
-    """The largest cumulative times of the project's and its libraries' functions, or the
-    largest self times of all."""
+def top_entries(
+    stats: pstats.Stats,
+    seconds: float,
+    by: str,
+    *,
+    code: tuple[str, ...] = PROFILED_CODE,
+    limit: int = TOP_ENTRIES,
+) -> list[dict[str, Any]]:
+    """The largest cumulative times of the functions in ``code`` (the project's and its
+    libraries'), or the largest self times of all."""
     rows = []
     for key, (_, calls, self_s, cumulative, _) in stats.stats.items():  # type: ignore[attr-defined]
-        if by == "cumulative" and not any(part in key[0] for part in PROFILED_CODE):
+        if by == "cumulative" and not any(part in key[0] for part in code):
             continue
         rows.append((key, calls, self_s, cumulative))
     rows.sort(key=lambda row: row[3] if by == "cumulative" else row[2], reverse=True)
@@ -72,7 +79,7 @@ def _top_entries(stats: pstats.Stats, seconds: float, by: str) -> list[dict[str,
             "cumulative_s": cumulative,
             "share_of_wall": (cumulative if by == "cumulative" else self_s) / seconds,
         }
-        for key, calls, self_s, cumulative in rows[:TOP_ENTRIES]
+        for key, calls, self_s, cumulative in rows[:limit]
     ]
 
 

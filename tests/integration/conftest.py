@@ -1,4 +1,5 @@
-"""Fixtures of the submission service tests: a world per test, on SQLite or PostgreSQL."""
+"""Fixtures of the integration tests: a submission world per test, and a database on SQLite
+or PostgreSQL."""
 
 from __future__ import annotations
 
@@ -19,13 +20,16 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def any_db_world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[World]:
-    """The same world on SQLite and on PostgreSQL: storage tests run on both."""
+def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database on SQLite and on PostgreSQL: storage tests run on both."""
     if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path}/submission.db"
-    else:
-        url = request.getfixturevalue("postgres_url").replace(
-            "postgresql://", "postgresql+asyncpg://", 1
-        )
-    async with running_world(submission_settings(url)) as w:
+        return f"sqlite+aiosqlite:///{tmp_path}/test.db"
+    url: str = request.getfixturevalue("postgres_url")
+    return url.replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+@pytest.fixture
+async def any_db_world(any_database_url: str) -> AsyncIterator[World]:
+    """The same world on SQLite and on PostgreSQL."""
+    async with running_world(submission_settings(any_database_url)) as w:
         yield w

@@ -24,6 +24,7 @@ from sqlmodel import select
 
 from services.notifier.adapters import repository
 from services.notifier.adapters.tables import DeliveryRow, SilenceRow
+from services.notifier.domain.lifecycle import AlertStatus
 from services.notifier.domain.registry import Registry
 from services.notifier.domain.signing import verify
 from services.notifier.service.delivery import Dispatcher
@@ -32,7 +33,7 @@ from services.notifier.service.runner import NotifierRunner
 from shared.clock import FixedClock
 from shared.counters import CounterKeys
 from shared.database import Database
-from shared.events import AlertChannel, UnionHead, UnionLevel, decode
+from shared.events import AlertChannel, AlertRule, UnionHead, UnionLevel, decode
 from shared.settings import CommonSettings, NotifierSettings
 
 pytest_plugins = ["notifier_fixtures"]
@@ -290,6 +291,11 @@ async def test_a_silenced_subtree_hears_nothing(world: World) -> None:
 
     assert world.smtp.emails == []
     assert world.webhook.requests == []
+    # Silenced, not forgotten: the school's alert fires, untold until the silence ends.
+    async with world.database.read_only() as session:
+        states = await repository.alert_states(session, world.campaign_id)
+    critical = states[SCHOOL][AlertRule.CRITICAL]
+    assert (critical.status, critical.told) == (AlertStatus.FIRING, False)
 
 
 async def test_a_dead_webhook_does_not_delay_the_email(world: World) -> None:

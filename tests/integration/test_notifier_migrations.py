@@ -3,7 +3,6 @@ service uses too (docker-compose.yml gives both the same PostgreSQL database).""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,14 +20,6 @@ pytestmark = pytest.mark.integration
 VERSION_TABLE = "alembic_version_notifier"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/notifier.db"
-    url: str = request.getfixturevalue("postgres_url")
-    return url.replace("postgresql://", "postgresql+asyncpg://", 1)
-
-
 async def _inspect(database_url: str, look: Any) -> Any:
     engine = create_engine(database_url)
     try:
@@ -38,14 +29,14 @@ async def _inspect(database_url: str, look: Any) -> Any:
         await engine.dispose()
 
 
-async def test_notifier_migrations_match_its_tables(database_url: str) -> None:
-    await migrate(database_url)
+async def test_notifier_migrations_match_its_tables(any_database_url: str) -> None:
+    await migrate(any_database_url)
 
     def differences(connection: Any) -> list[Any]:
         context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
         return compare_metadata(context, NotifierTable.metadata)
 
-    assert await _inspect(database_url, differences) == [], (
+    assert await _inspect(any_database_url, differences) == [], (
         "tables changed: add a migration (alembic -c services/notifier/alembic.ini revision "
         "--autogenerate)"
     )

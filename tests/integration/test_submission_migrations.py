@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,17 +16,9 @@ from shared.database import create_engine
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/migrated.db"
-    url: str = request.getfixturevalue("postgres_url")
-    return url.replace("postgresql://", "postgresql+asyncpg://", 1)
-
-
-async def test_migrations_match_the_models(database_url: str) -> None:
-    await migrate(database_url)
-    engine = create_engine(database_url)
+async def test_migrations_match_the_models(any_database_url: str) -> None:
+    await migrate(any_database_url)
+    engine = create_engine(any_database_url)
 
     def differences(connection: Any) -> list[Any]:
         return compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
@@ -41,6 +32,6 @@ async def test_migrations_match_the_models(database_url: str) -> None:
     assert diff == [], "models changed: add a migration (alembic revision --autogenerate)"
 
 
-async def test_migrating_twice_changes_nothing(database_url: str) -> None:
-    await migrate(database_url)
-    await migrate(database_url)
+async def test_migrating_twice_changes_nothing(any_database_url: str) -> None:
+    await migrate(any_database_url)
+    await migrate(any_database_url)

@@ -26,9 +26,9 @@ from services.notifier.domain.digest import (
     recipients,
 )
 from services.notifier.domain.registry import Registry, Unit
-from services.notifier.domain.rules import Standing, standing
+from services.notifier.domain.rules import CampaignPace, Standing
 from services.notifier.service import outbox
-from shared.counters import UnitCounters, read_units
+from shared.counters import read_summaries
 from shared.database import Database
 from shared.events import CampaignDefinedData
 from shared.logging import get_logger
@@ -197,8 +197,18 @@ class DigestService:
     ) -> Digest:
         targets = self.registry.targets.get(campaign_id, {})
         children = [u for u in self.registry.children(recipient.id) if targets.get(u.id, 0) > 0]
-        counters = await read_units(
-            self.redis, campaign_id, [*(u.id for u in children), recipient.id]
+        # The campaign's pace once, as the evaluation judges: not once a unit.
+        pace = CampaignPace.at(
+            campaign_id=campaign_id,
+            campaign=campaign,
+            at=at,
+            backlog_limit_days=self.backlog_limit_days,
+        )
+        counters = await read_summaries(
+            self.redis,
+            campaign_id,
+            [*(u.id for u in children), recipient.id],
+            waiting_before=pace.backlog_cutoff,
         )
         async with self.database.read_only() as session:
             last = await digest_store.previous(
@@ -211,7 +221,9 @@ class DigestService:
         own_target = targets.get(recipient.id, 0)
 
         def judged(unit: Unit, target: int) -> Standing:
-            return self._standing(campaign_id, campaign, unit, target, counters[unit.id], at)
+            return pace.standing(
+                unit_id=unit.id, name=unit.name, target=target, counters=counters[unit.id]
+            )
 
         return build(
             campaign_id=campaign_id,
@@ -223,26 +235,6 @@ class DigestService:
             previous=ranks,
             compared_with=compared_with,
             total=judged(recipient, own_target) if own_target > 0 else None,
-            backlog_limit_days=self.backlog_limit_days,
-        )
-
-    def _standing(
-        self,
-        campaign_id: str,
-        campaign: CampaignDefinedData,
-        unit: Unit,
-        target: int,
-        counters: UnitCounters,
-        at: datetime,
-    ) -> Standing:
-        return standing(
-            campaign_id=campaign_id,
-            campaign=campaign,
-            unit_id=unit.id,
-            name=unit.name,
-            target=target,
-            counters=counters,
-            at=at,
             backlog_limit_days=self.backlog_limit_days,
         )
 
