@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the stack and the tests need, idempotently: system packages (Java, Maven,
+# Installs what the stack and the tests need, idempotently: system packages (Java, Maven, chromium,
 # redis-server, PostgreSQL) when missing, the project in .venv, and Kafka's jars (cached).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,8 @@ command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v redis-server >/dev/null || missing+=(redis-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+# The dashboard's browser test (Playwright drives this browser; it downloads none of its own).
+command -v chromium >/dev/null || missing+=(chromium)
 if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
     say "missing system packages: ${missing[*]} (run: sudo apt-get install -y ${missing[*]})"

@@ -57,18 +57,26 @@ class FixedClock:
 
 
 class SimulatedClock:
-    """Reads ``start`` when created and then runs ``speed`` times as fast as the real clock:
-    speed 1 is real time shifted, speed 60 makes a real minute a simulated hour."""
+    """Reads ``start`` at the real instant ``anchor`` and runs ``speed`` times as fast as the
+    real clock from there: speed 1 is real time shifted, speed 60 makes a real minute a
+    simulated hour. Before the anchor it stands at ``start``."""
 
-    def __init__(self, start: datetime, speed: float = 1.0, *, real: Clock | None = None) -> None:
+    def __init__(
+        self,
+        start: datetime,
+        speed: float = 1.0,
+        *,
+        anchor: datetime | None = None,
+        real: Clock | None = None,
+    ) -> None:
         if speed <= 0:
             raise ValueError(f"speed must be above 0, not {speed} (a FixedClock stands still)")
         self._start = _utc(start)
         self._speed = speed
         self._real = real if real is not None else SystemClock()
-        # Measured from the real clock's reading at creation: each process that builds one
-        # starts at ``start`` when it starts (see clock_from_settings).
-        self._origin = self._real.now()
+        # Without an anchor each process starts at ``start`` when it starts; processes given
+        # one anchor agree on the time (see clock_from_settings).
+        self._anchor = _utc(anchor) if anchor is not None else self._real.now()
 
     @property
     def speed(self) -> float:
@@ -76,17 +84,20 @@ class SimulatedClock:
         return self._speed
 
     def now(self) -> datetime:
-        """``start`` plus the real time passed since creation, ``speed`` times over."""
-        return self._start + (self._real.now() - self._origin) * self._speed
+        """``start`` plus the real time passed since the anchor, ``speed`` times over."""
+        elapsed = max(self._real.now() - self._anchor, timedelta(0))
+        return self._start + elapsed * self._speed
 
 
 def clock_from_settings(settings: CommonSettings, *, real: Clock | None = None) -> Clock:
-    """The clock the settings ask for: real by default, simulated from ``clock_start`` and
-    ``clock_speed`` (a speed without a start starts at the real time)."""
+    """The clock the settings ask for: real by default, simulated from ``clock_start``,
+    ``clock_speed`` and ``clock_anchor`` (a speed without a start starts at the real time)."""
     real_clock = real if real is not None else SystemClock()
     if settings.clock_start is None and settings.clock_speed == 1:
         return real_clock
     start = settings.clock_start if settings.clock_start is not None else real_clock.now()
     if settings.clock_speed == 0:
         return FixedClock(start)
-    return SimulatedClock(start, settings.clock_speed, real=real_clock)
+    return SimulatedClock(
+        start, settings.clock_speed, anchor=settings.clock_anchor, real=real_clock
+    )

@@ -68,6 +68,17 @@ class CommonSettings(BaseSettings):
         description="How many times faster than real time the simulated clock runs; 0 keeps it "
         "fixed at clock_start.",
     )
+    clock_anchor: AwareDatetime | None = Field(
+        None,
+        description="The real instant at which the simulated clock reads clock_start (before "
+        "it, the clock stands at clock_start); give every process of a stack the same anchor "
+        "and they agree on the time. Default: when the process starts.",
+    )
+    cors_allow_origins: list[str] = Field(
+        default_factory=list,
+        description="Web origins whose pages may call this service's API from a browser (the "
+        "dashboard's, for example), as a JSON list.",
+    )
 
     @property
     def kafka_servers(self) -> list[str]:
@@ -111,6 +122,16 @@ class ScoringSettings(CommonSettings):
     """The scoring service: counters in Redis, real-time queries."""
 
     scoring_port: int = Field(8002, description="HTTP port of the scoring service.")
+    scoring_dashboard_submission_url: str | None = Field(
+        None,
+        description="The submission service's address as the dashboard's browser reaches it "
+        "(for the initiatives behind a number); none: the dashboard shows no drill-down.",
+    )
+    scoring_dashboard_notifier_url: str | None = Field(
+        None,
+        description="The notifier's address as the dashboard's browser reaches it (for the "
+        "firing alerts); none: the dashboard shows no alerts.",
+    )
     scoring_consumer_group: str = Field(
         "sangkien-scoring", description="Kafka consumer group of the scoring instances."
     )
