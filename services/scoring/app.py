@@ -14,6 +14,7 @@ from services.scoring.adapters.directory import UnitDirectory
 from services.scoring.adapters.rankings import Rankings
 from services.scoring.adapters.registry import RegistryReader
 from services.scoring.api import leaderboards, progress, stream
+from shared.clock import clock_from_settings
 from shared.logging import get_logger
 from shared.redis import create_redis
 from shared.service_app import build_app, kafka_dependency, redis_dependency, supervise
@@ -67,6 +68,7 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
         settings=settings,
         lifespan=lifespan,
     )
+    app.state.clock = clock_from_settings(settings)
     for router in (progress.router, progress.totals_router, leaderboards.router, stream.router):
         app.include_router(router)
     return app

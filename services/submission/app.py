@@ -15,6 +15,7 @@ from services.submission.api import campaigns, initiatives, tokens, units
 from services.submission.api.errors import install_error_handlers
 from services.submission.api.limits import BodySizeLimit
 from services.submission.service.unit_of_work import UnitOfWork
+from shared.clock import clock_from_settings
 from shared.database import create_engine
 from shared.logging import get_logger
 from shared.service_app import build_app, database_dependency, kafka_dependency
@@ -62,6 +63,7 @@ def create_app(settings: SubmissionSettings | None = None) -> FastAPI:
         settings=settings,
         lifespan=lifespan,
     )
+    app.state.clock = clock_from_settings(settings)
     install_error_handlers(app)
     app.add_middleware(
         BodySizeLimit,

@@ -115,3 +115,28 @@ def test_the_clock_settings_come_from_the_environment(monkeypatch: pytest.Monkey
 def test_settings_refuse_a_naive_start_or_a_negative_speed(field: str, value: object) -> None:
     with pytest.raises(ValidationError, match=field):
         CommonSettings(**{field: value})
+
+
+def test_clocks_given_one_anchor_agree_whenever_they_were_built() -> None:
+    real = FixedClock(REAL)
+    first = SimulatedClock(LAUNCH, speed=600, anchor=REAL, real=real)
+    real.advance(timedelta(seconds=5))  # a second process starts five seconds later
+    second = SimulatedClock(LAUNCH, speed=600, anchor=REAL, real=real)
+
+    assert first.now() == second.now() == LAUNCH + timedelta(minutes=50)
+
+
+def test_a_clock_stands_at_its_start_until_its_anchor() -> None:
+    real = FixedClock(REAL)
+    clock = SimulatedClock(LAUNCH, speed=600, anchor=REAL + timedelta(minutes=1), real=real)
+
+    assert clock.now() == LAUNCH
+    real.advance(timedelta(minutes=1, seconds=6))
+    assert clock.now() == LAUNCH + timedelta(hours=1)
+
+
+def test_settings_with_an_anchor_give_one_time_to_every_process() -> None:
+    real = FixedClock(REAL + timedelta(seconds=10))
+    settings = CommonSettings(clock_start=LAUNCH, clock_speed=360, clock_anchor=REAL)
+
+    assert clock_from_settings(settings, real=real).now() == LAUNCH + timedelta(hours=1)

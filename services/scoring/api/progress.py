@@ -5,6 +5,7 @@ Progress is not personal data: these reads need no token (authors appear nowhere
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -12,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic_core import to_json
 
 from services.scoring import queries
+from shared.clock import Clock
 from shared.counters import read_unit
 
 router = APIRouter(prefix="/campaigns/{campaign_id}/units/{unit_id}", tags=["progress"])
@@ -19,6 +21,12 @@ router = APIRouter(prefix="/campaigns/{campaign_id}/units/{unit_id}", tags=["pro
 
 def _redis(request: Request) -> Any:
     return request.app.state.redis
+
+
+def _now(request: Request) -> datetime:
+    """The campaign clock's now: what "expected today" is measured at."""
+    clock: Clock = request.app.state.clock
+    return clock.now()
 
 
 def _unknown(campaign_id: str) -> JSONResponse:
@@ -35,7 +43,9 @@ async def unit_progress(campaign_id: str, unit_id: str, request: Request) -> Any
     expected percentage today, pace, projected total, distinct people, benefit, backlog."""
     try:
         # The busiest route: serialised by pydantic-core, a third of FastAPI's generic encoder.
-        return _json(await queries.unit_progress(_redis(request), campaign_id, unit_id))
+        return _json(
+            await queries.unit_progress(_redis(request), campaign_id, unit_id, at=_now(request))
+        )
     except queries.UnknownCampaign:
         return _unknown(campaign_id)
 
@@ -48,7 +58,11 @@ def _json(content: Any) -> Response:
 async def children(campaign_id: str, unit_id: str, request: Request) -> Any:
     """The unit's children, ranked by percentage of their own targets."""
     try:
-        return {"items": await queries.children_ranked(_redis(request), campaign_id, unit_id)}
+        return {
+            "items": await queries.children_ranked(
+                _redis(request), campaign_id, unit_id, at=_now(request)
+            )
+        }
     except queries.UnknownCampaign:
         return _unknown(campaign_id)
 
@@ -89,6 +103,8 @@ async def campaign_totals(campaign_id: str, request: Request) -> Any:
     """The campaign's totals: the progress of the unit that organises it."""
     try:
         organiser = await queries.organiser(_redis(request), campaign_id)
-        return await queries.unit_progress(_redis(request), campaign_id, organiser)
+        return await queries.unit_progress(
+            _redis(request), campaign_id, organiser, at=_now(request)
+        )
     except queries.UnknownCampaign:
         return _unknown(campaign_id)

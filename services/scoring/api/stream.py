@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
@@ -28,22 +27,23 @@ async def _events(request: Request, campaign_id: str, unit_id: str) -> AsyncIter
     pubsub = redis.pubsub()
     await pubsub.subscribe(changes_channel(campaign_id))
     try:
-        yield await _progress_event(redis, campaign_id, unit_id)
+        yield await _progress_event(request, campaign_id, unit_id)
         while not await request.is_disconnected():
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             if message is None:
                 yield ": keep-alive\n\n"
                 continue
             if unit_id in json.loads(message["data"]):  # every ancestor of a change is listed
-                yield await _progress_event(redis, campaign_id, unit_id)
+                yield await _progress_event(request, campaign_id, unit_id)
                 await asyncio.sleep(THROTTLE_SECONDS)
     finally:
         await pubsub.aclose()
 
 
-async def _progress_event(redis: Any, campaign_id: str, unit_id: str) -> str:
+async def _progress_event(request: Request, campaign_id: str, unit_id: str) -> str:
+    redis, clock = request.app.state.redis, request.app.state.clock
     try:
-        body = await queries.unit_progress(redis, campaign_id, unit_id)
+        body = await queries.unit_progress(redis, campaign_id, unit_id, at=clock.now())
     except queries.UnknownCampaign:
         body = {"error": "not_found", "message": f"no campaign {campaign_id!r}"}
     return f"event: progress\ndata: {json.dumps(body, default=str, ensure_ascii=False)}\n\n"

@@ -11,6 +11,7 @@ from services.submission.domain.access import Principal
 from services.submission.domain.errors import Problem
 from services.submission.service import tokens
 from services.submission.service.unit_of_work import UnitOfWork
+from shared.clock import Clock
 from shared.settings import SubmissionSettings
 
 
@@ -24,6 +25,13 @@ def get_settings(request: Request) -> SubmissionSettings:
     """The app's settings."""
     settings: SubmissionSettings = request.app.state.settings
     return settings
+
+
+def get_clock(request: Request) -> Clock:
+    """The campaign clock: when initiatives are registered and reviewed (tokens, leases and
+    the outbox keep real time)."""
+    clock: Clock = request.app.state.clock
+    return clock
 
 
 async def get_principal(
@@ -53,3 +61,4 @@ def _unauthorized(message: str) -> HTTPProblem:
 UowDep = Annotated[UnitOfWork, Depends(get_uow)]
 SettingsDep = Annotated[SubmissionSettings, Depends(get_settings)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+ClockDep = Annotated[Clock, Depends(get_clock)]

@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.submission.api.deps import PrincipalDep, SettingsDep, UowDep
+from services.submission.api.deps import ClockDep, PrincipalDep, SettingsDep, UowDep
 from services.submission.api.idempotent import run_write
 from services.submission.api.limits import CSV, JSON, XLSX, require_content_type
 from services.submission.api.uploads import batch_rows_from_request, initiative_rows_from_request
@@ -42,11 +42,12 @@ async def register(
     uow: UowDep,
     principal: PrincipalDep,
     settings: SettingsDep,
+    clock: ClockDep,
 ) -> Response:
     """Register one initiative at a grassroots union; a likely duplicate is registered, flagged."""
 
     async def use_case(session: AsyncSession) -> InitiativePublic:
-        row, _ = await initiatives.Registrar(session, settings, principal).register(body)
+        row, _ = await initiatives.Registrar(session, settings, principal, clock).register(body)
         await session.flush()
         return await get_initiative(session, principal, UUID(row.id))
 
@@ -62,7 +63,7 @@ async def register(
     },
 )
 async def register_batch(
-    request: Request, uow: UowDep, principal: PrincipalDep, settings: SettingsDep
+    request: Request, uow: UowDep, principal: PrincipalDep, settings: SettingsDep, clock: ClockDep
 ) -> Response:
     """Register up to 1,000 initiatives; each row gets its own result (created, already
     registered, or its problems)."""
@@ -70,7 +71,7 @@ async def register_batch(
     authorize(principal, Action.REGISTER)
 
     async def use_case(session: AsyncSession) -> BatchReport:
-        registrar = initiatives.Registrar(session, settings, principal)
+        registrar = initiatives.Registrar(session, settings, principal, clock)
         return await initiatives.register_rows(registrar, list(enumerate(rows, start=1)))
 
     return await run_write(request, uow, principal, use_case)
@@ -83,14 +84,14 @@ async def register_batch(
     summary="Import a support team's CSV or Excel sheet, with a per-row report",
 )
 async def import_sheet(
-    request: Request, uow: UowDep, principal: PrincipalDep, settings: SettingsDep
+    request: Request, uow: UowDep, principal: PrincipalDep, settings: SettingsDep, clock: ClockDep
 ) -> Response:
     """Rows are numbered as in the spreadsheet (the header is row 1)."""
     authorize(principal, Action.IMPORT)
     numbered = await initiative_rows_from_request(request)
 
     async def use_case(session: AsyncSession) -> BatchReport:
-        registrar = initiatives.Registrar(session, settings, principal)
+        registrar = initiatives.Registrar(session, settings, principal, clock)
         return await initiatives.register_rows(registrar, numbered)
 
     return await run_write(request, uow, principal, use_case)
@@ -133,11 +134,13 @@ async def review(
     uow: UowDep,
     principal: PrincipalDep,
     settings: SettingsDep,
+    clock: ClockDep,
 ) -> Response:
     """Mark an initiative under review valid or rejected."""
 
     async def use_case(session: AsyncSession) -> InitiativePublic:
-        await initiatives.review(session, settings, principal, initiative_id, body)
+        at = clock.now()
+        await initiatives.review(session, settings, principal, initiative_id, body, at=at)
         return await get_initiative(session, principal, initiative_id)
 
     return await run_write(request, uow, principal, use_case)
@@ -151,11 +154,13 @@ async def withdraw(
     uow: UowDep,
     principal: PrincipalDep,
     settings: SettingsDep,
+    clock: ClockDep,
 ) -> Response:
     """Withdraw an initiative before it is reviewed."""
 
     async def use_case(session: AsyncSession) -> InitiativePublic:
-        await initiatives.withdraw(session, settings, principal, initiative_id, body)
+        at = clock.now()
+        await initiatives.withdraw(session, settings, principal, initiative_id, body, at=at)
         return await get_initiative(session, principal, initiative_id)
 
     return await run_write(request, uow, principal, use_case)
