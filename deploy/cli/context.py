@@ -8,6 +8,7 @@ names them: ``SANGKIEN_SUBMISSION_URL``, ``SANGKIEN_SCORING_URL``, ``SANGKIEN_NO
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,8 +23,13 @@ DEFAULT_WORKDIR = Path("var/stack")
 
 def read_env_file(path: Path) -> dict[str, str]:
     """The ``export NAME=value`` lines of a stack.env file."""
-    pairs = (line.removeprefix("export ").split("=", 1) for line in path.read_text().splitlines())
-    return {name: value for name, value in (p for p in pairs if len(p) == 2)}
+    env: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        words = shlex.split(line)  # values are shell-quoted (a JSON list has quotes)
+        if len(words) == 2 and words[0] == "export" and "=" in words[1]:
+            name, value = words[1].split("=", 1)
+            env[name] = value
+    return env
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,8 @@ class StackContext:
     token: str | None
     workdir: Path
     env: dict[str, str] = field(default_factory=dict)  # stack.env: Kafka, Redis, secrets, clock
+    # Some address came from the environment: a stack the launcher in ``workdir`` does not run.
+    external: bool = False
 
     @classmethod
     def find(cls, workdir: Path = DEFAULT_WORKDIR) -> StackContext:
@@ -41,18 +49,20 @@ class StackContext:
         env_file = workdir / "stack.env"
         env = read_env_file(env_file) if env_file.exists() else {}
         urls: dict[str, str] = {}
+        external = False
         for name, spec in SERVICES.items():
             given = os.environ.get(f"SANGKIEN_{name.upper()}_URL")
             port = env.get(env_name(spec.port_setting))
             if given:
                 urls[name] = given.rstrip("/")
+                external = True
             elif port:
                 urls[name] = f"http://127.0.0.1:{port}"
         token = os.environ.get("SANGKIEN_TOKEN")
         token_file = workdir / "admin.token"
         if token is None and token_file.exists():
             token = token_file.read_text().strip()
-        return cls(urls=urls, token=token, workdir=workdir, env=env)
+        return cls(urls=urls, token=token, workdir=workdir, env=env, external=external)
 
     def url(self, service: str) -> str:
         """The base URL of ``service``, or a CliError saying how to start the stack."""
