@@ -13,7 +13,7 @@ from services.scoring.adapters.consumer import ScoringConsumer
 from services.scoring.adapters.directory import UnitDirectory
 from services.scoring.adapters.rankings import Rankings
 from services.scoring.adapters.registry import RegistryReader
-from services.scoring.api import leaderboards, progress, stream
+from services.scoring.api import dashboard, leaderboards, progress, stream
 from shared.clock import clock_from_settings
 from shared.logging import get_logger
 from shared.redis import create_redis
@@ -69,6 +69,7 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.clock = clock_from_settings(settings)
-    for router in (progress.router, progress.totals_router, leaderboards.router, stream.router):
+    routers = (progress.router, progress.totals_router, leaderboards.router, stream.router)
+    for router in (*routers, dashboard.router):
         app.include_router(router)
     return app

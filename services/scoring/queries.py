@@ -3,12 +3,14 @@ shared read API."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
 from redis.asyncio import Redis
 
 from services.scoring.adapters.rankings import leaderboard
+from services.scoring.domain.burnup import burnup
 from services.scoring.domain.progress import progress
 from shared.counters import CounterKeys, RegistryKeys, UnitCounters, parse_unit, read_unit
 from shared.counters.read import COUNTER_FIELDS
@@ -147,4 +149,63 @@ async def leaderboard_rows(
     ):
         name = await redis.hget(RegistryKeys.unit(unit_id), "name")
         rows.append({"rank": rank, "union_id": unit_id, "name": name, "score": round(score, 2)})
+    return rows
+
+
+async def unit_burnup(
+    redis: Redis, campaign_id: str, unit_id: str, *, at: datetime
+) -> dict[str, Any]:
+    """A unit's burn-up as of ``at``: counted per day, expected by the pace model, projected
+    to the end date (one round trip)."""
+    pipe = redis.pipeline(transaction=False)
+    pipe.hget(RegistryKeys.campaign(campaign_id), "definition")
+    pipe.hget(RegistryKeys.unit(unit_id), "name")
+    pipe.hgetall(CounterKeys(campaign_id).unit(unit_id))
+    pipe.hgetall(RegistryKeys.target(campaign_id, unit_id))
+    definition_json, name, values, targets = await pipe.execute()
+    definition = parse_definition(campaign_id, definition_json)
+    counters = parse_unit(values)
+    own, assigned = _int(targets.get("own_target")), _int(targets.get("assigned_target"))
+    chart = burnup(
+        counters.by_day,
+        counters.counted(definition.counts.value),
+        definition,
+        # The target progress takes too: the unit's own when it set one.
+        target=own if own is not None else assigned,
+        at=at,
+    )
+    return {"campaign_id": campaign_id, "union_id": unit_id, "name": name, **asdict(chart)}
+
+
+async def campaigns(redis: Redis) -> list[dict[str, Any]]:
+    """Every campaign the registry holds, with its organising unit, the latest start first
+    (so a page that shows one by default shows the current one)."""
+    ids = sorted(await redis.smembers(RegistryKeys.campaigns()))
+    pipe = redis.pipeline(transaction=False)
+    for campaign_id in ids:
+        pipe.hmget(RegistryKeys.campaign(campaign_id), ["definition", "organiser_id"])
+    rows = []
+    for campaign_id, (definition_json, organiser_id) in zip(ids, await pipe.execute(), strict=True):
+        if definition_json is None:
+            continue  # a campaign half written by a registry reader: listed once it is whole
+        definition = parse_definition(campaign_id, definition_json)
+        rows.append(
+            {
+                "id": campaign_id,
+                "name": definition.name,
+                "organiser_id": organiser_id,
+                "starts_on": definition.starts_on,
+                "ends_on": definition.ends_on,
+                "timezone": definition.timezone,
+                "counts": definition.counts.value,
+            }
+        )
+    pipe = redis.pipeline(transaction=False)
+    for row in rows:
+        pipe.hget(RegistryKeys.unit(row["organiser_id"]), "name")
+    for row, name in zip(rows, await pipe.execute(), strict=True):
+        row["organiser_name"] = name
+    # Two stable sorts: by id, then the latest start first.
+    rows.sort(key=lambda row: row["id"])
+    rows.sort(key=lambda row: row["starts_on"], reverse=True)
     return rows

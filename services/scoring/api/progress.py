@@ -87,6 +87,18 @@ async def breakdown(campaign_id: str, unit_id: str, request: Request) -> Any:
     return await queries.breakdown(_redis(request), campaign_id, unit_id)
 
 
+@router.get("/burnup")
+async def burnup(campaign_id: str, unit_id: str, request: Request) -> Any:
+    """Per campaign day: registrations so far (``actual``), the pace model's count
+    (``expected``) and the rate since the start carried on (``projected``); with the target,
+    the count and both projected totals. The daily counters keep registrations: where the
+    campaign counts valid initiatives, only ``counted`` is of valid ones."""
+    try:
+        return await queries.unit_burnup(_redis(request), campaign_id, unit_id, at=_now(request))
+    except queries.UnknownCampaign:
+        return _unknown(campaign_id)
+
+
 @router.get("/backlog")
 async def backlog(campaign_id: str, unit_id: str, request: Request) -> Any:
     """How many initiatives wait for review in the subtree, the day the oldest was submitted,
@@ -96,6 +108,12 @@ async def backlog(campaign_id: str, unit_id: str, request: Request) -> Any:
 
 
 totals_router = APIRouter(tags=["progress"])
+
+
+@totals_router.get("/campaigns")
+async def campaigns(request: Request) -> Any:
+    """The campaigns scoring knows, the latest start first, with their organising units."""
+    return {"items": await queries.campaigns(_redis(request))}
 
 
 @totals_router.get("/campaigns/{campaign_id}/totals")
