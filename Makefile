@@ -2,10 +2,13 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test setup lint typecheck unit schemas bench clean
+.PHONY: run stack test setup lint typecheck unit schemas bench clean
 
-run: setup  ## Start Kafka, Redis and the three services; Ctrl-C stops them all
-	$(PY) -m deploy.launcher up
+run: setup  ## The Đắk Lắk campaign live: the stack, the source case, 35 days in 5 minutes; Ctrl-C stops it
+	$(PY) -m deploy.cli demo
+
+stack: setup  ## The stack alone, its data kept in var/stack across runs; Ctrl-C stops it
+	$(PY) -m deploy.cli stack up
 
 test: setup lint typecheck  ## Everything CI checks: format, lint, types, the whole test suite
 	$(PY) -m pytest

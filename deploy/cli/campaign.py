@@ -17,11 +17,9 @@ from typing import Annotated
 
 import httpx
 import typer
-from click.core import ParameterSource
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from deploy.cli.context import DEFAULT_WORKDIR, StackContext
+from deploy.cli.common import console, progress_bar, stack_of
+from deploy.cli.context import StackContext
 from deploy.cli.errors import CliError, ExitCode
 from deploy.launcher.stack import LocalStack, run_stack
 from deploy.simulator.plan import DAYS, build_plan
@@ -39,7 +37,6 @@ from deploy.source_case.seed import Tokens, seed
 from shared.clock import Clock, clock_from_settings
 from shared.settings import CommonSettings, env_name
 
-console = Console()
 TOKENS_FILE = "source-case.tokens.json"
 DEMO_WORKDIR = Path("var/dak-lak")
 CAMPAIGN_END = datetime.combine(ENDS_ON + timedelta(days=1), datetime.min.time(), tzinfo=LOCAL)
@@ -52,22 +49,14 @@ def register(app: typer.Typer) -> None:
     app.command("demo")(demo_command)
 
 
-def _workdir(ctx: typer.Context, default: Path = DEFAULT_WORKDIR) -> Path:
-    """The global ``--workdir`` when given, else ``default``."""
-    root = ctx.find_root()
-    given = root.params.get("workdir")
-    if given is not None and root.get_parameter_source("workdir") is not ParameterSource.DEFAULT:
-        return Path(given)
-    return default
-
-
 def seed_command(ctx: typer.Context) -> None:
-    """Load the source case into the running stack: the Đắk Lắk federation (its district and
-    city federations and sector unions by their real names, a few hundred grassroots unions
-    marked "(mẫu)" as sample data), targets summing to 2,500 with the adjustments of letter
-    1326/LĐLĐ, the campaign of 27 April to 31 May 2022, and the 696 initiatives registered at
-    its start. Safe to run twice: nothing is registered again."""
-    stack = StackContext.find(_workdir(ctx))
+    """Load the Đắk Lắk source case into the running stack.
+
+    The federation, its district and city federations and sector unions by their real names,
+    and a few hundred grassroots unions marked "(mẫu)" as sample data; targets summing to 2,500
+    with the adjustments of letter 1326/LĐLĐ; the campaign of 27 April to 31 May 2022; and the
+    696 initiatives registered at its start. Safe to run twice: nothing is registered again."""
+    stack = stack_of(ctx)
     tokens = _seed(stack)
     console.print(
         f"seeded; tokens for the simulator and the dashboard in {stack.workdir / TOKENS_FILE}"
@@ -76,12 +65,14 @@ def seed_command(ctx: typer.Context) -> None:
 
 
 def simulate_command(ctx: typer.Context) -> None:
-    """Play the campaign's 35 days through the HTTP API: registrations by the support teams in
-    working hours (quiet weekends, two peak weeks), reviews by the upper-level unions, a few
-    withdrawals; some units keep pace, some stall, some recover. It follows the stack's
-    campaign clock (SANGKIEN_CLOCK_*); on a stack with the real clock the 2022 campaign is
-    past, and it plays as fast as the API takes it. Run `sangkien seed` first."""
-    stack = StackContext.find(_workdir(ctx))
+    """Play the campaign's 35 days through the HTTP API.
+
+    Registrations by the support teams in working hours (quiet weekends, two peak weeks),
+    reviews by the upper-level unions, a few withdrawals; some units keep pace, some stall,
+    some recover. It follows the stack's campaign clock (SANGKIEN_CLOCK_*); on a stack with the
+    real clock the 2022 campaign is past, and it plays as fast as the API takes it. Run
+    `sangkien seed` first."""
+    stack = stack_of(ctx)
     outcome = _simulate(stack, _read_tokens(stack.workdir), _stack_clock(stack))
     _summary(stack, outcome)
 
@@ -101,11 +92,13 @@ def demo_command(
         bool, typer.Option(help="Start from an empty work folder (--no-fresh: keep it).")
     ] = True,
 ) -> None:
-    """Run the Đắk Lắk campaign live: start the stack (Kafka, Redis, a mail catcher and the
-    three services) on a campaign clock that replays 27 April to 31 May 2022 in --minutes,
-    load the source case, play the campaign, then keep the stack up for you to look around
-    until Ctrl-C. Work folder: var/dak-lak (emptied first unless --no-fresh)."""
-    workdir = _workdir(ctx, DEMO_WORKDIR).resolve()
+    """Run the Đắk Lắk campaign live (the README's `make run`).
+
+    Start the stack (Kafka, Redis, a mail catcher and the three services) on a campaign clock
+    that replays 27 April to 31 May 2022 in --minutes, load the source case, play the campaign,
+    then keep the stack up for you to look around until Ctrl-C. Work folder: var/dak-lak
+    (emptied first unless --no-fresh)."""
+    workdir = (ctx.obj if isinstance(ctx.obj, Path) else DEMO_WORKDIR).resolve()
     if fresh and workdir.exists():
         console.print(f"emptying {workdir} (the demo starts from the letter's morning each time)")
         shutil.rmtree(workdir)
@@ -148,7 +141,7 @@ def demo_command(
 def _seed(stack: StackContext) -> Tokens:
     case = build()
     plan = build_plan(case)
-    with Progress(*_columns(), console=console) as progress, stack.client("submission") as admin:
+    with progress_bar() as progress, stack.client("submission") as admin:
         tasks: dict[str, int] = {}
 
         def report(stage: str, done: int, total: int) -> None:
@@ -169,15 +162,6 @@ _STAGES = {
     "targets": "targets (chỉ tiêu)",
     "launch": f"initiatives at the launch ({AT_LAUNCH})",
 }
-
-
-def _columns() -> tuple[object, ...]:
-    return (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
 
 
 def _read_tokens(workdir: Path) -> Tokens:
@@ -206,17 +190,17 @@ def _simulate(stack: StackContext, tokens: Tokens, clock: Clock) -> Outcome:
     with (
         client(tokens.importer) as importer,
         client(tokens.officer) as officer,
-        Progress(*_columns(), TextColumn("{task.fields[detail]}"), console=console) as progress,
+        progress_bar() as progress,
     ):
-        task = progress.add_task("campaign days", total=DAYS, detail="")
+        task = progress.add_task("campaign days", total=DAYS)
 
         def on_step(at: datetime, outcome: Outcome) -> None:
             day = min((at - start) // timedelta(days=1) + 1, DAYS)
-            detail = (
+            description = (
                 f"{at.astimezone(LOCAL):%d/%m %H:%M} · {outcome.registered:,} registered · "
                 f"{outcome.reviewed:,} reviewed · {outcome.withdrawn} withdrawn"
             )
-            progress.update(task, completed=day, detail=detail)
+            progress.update(task, completed=day, description=description)
 
         outcome = play(plan, clock=clock, importer=importer, officer=officer, on_step=on_step)
         progress.update(task, completed=DAYS)

@@ -38,13 +38,16 @@ def problems_of(response: httpx.Response) -> list[str]:
     except ValueError:
         return [response.text[:500]] if response.text else []
     if isinstance(body, dict) and isinstance(body.get("problems"), list):
-        return [
-            f"{p.get('field', '?')}: {p.get('message', p.get('rule', ''))}"
-            for p in body["problems"]
-        ]
+        return [problem_line(p) for p in body["problems"]]
     if isinstance(body, dict) and "detail" in body:
         return [str(body["detail"])]
     return [str(body)[:500]]
+
+
+def problem_line(problem: dict[str, Any]) -> str:
+    """One of the service's problems as "row 3: field: message" (the row when it has one)."""
+    row = f"row {problem['row']}: " if problem.get("row") is not None else ""
+    return f"{row}{problem.get('field', '?')}: {problem.get('message', problem.get('rule', ''))}"
 
 
 def check(response: httpx.Response, what: str) -> httpx.Response:

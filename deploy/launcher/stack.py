@@ -1,22 +1,37 @@
-"""The whole local stack: infrastructure first, then the services, stopped in reverse order."""
+"""The whole local stack: infrastructure first, then the services, stopped in reverse order.
+
+``run_stack`` is the run command itself (``python -m deploy.launcher up`` and ``sangkien stack
+up``); its work folder records the running launcher in ``launcher.pid`` and the stack's
+addresses in ``stack.env``.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+import shlex
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Protocol
 
 from deploy.launcher.errors import LaunchError
 from deploy.launcher.kafka import KafkaServer, start_kafka
+from deploy.launcher.mail import MailCatcher, start_mail_catcher
 from deploy.launcher.postgres import PostgresServer, start_postgres
 from deploy.launcher.process import Log, ManagedProcess, ensure_port_free, free_port, run_coroutine
 from deploy.launcher.redis import RedisServer, start_redis
-from deploy.launcher.services import SERVICES, ServiceProcess, start_service
+from deploy.launcher.services import REPO_ROOT, SERVICES, ServiceProcess, start_service
 from shared.kafka.topics import ensure_topics, topic_specs
 from shared.settings import CommonSettings, env_name
+
+ENV_FILE = "stack.env"
+PID_FILE = "launcher.pid"
 
 
 class _Component(Protocol):
@@ -28,9 +43,14 @@ class _Component(Protocol):
 class LocalStack:
     """Starts Kafka, Redis, PostgreSQL and the services; ``stop`` undoes all of it."""
 
-    def __init__(self, workdir: Path, *, log: Log = print) -> None:
+    def __init__(
+        self, workdir: Path, *, log: Log = print, settings: dict[str, str] | None = None
+    ) -> None:
         self.workdir = workdir
         self.log = log
+        # SANGKIEN_* variables for every service on top of the stack's own (a simulated clock).
+        self.settings = settings or {}
+        self.mail: MailCatcher | None = None
         self.kafka: KafkaServer | None = None
         self.redis: RedisServer | None = None
         self.postgres: PostgresServer | None = None
@@ -46,6 +66,8 @@ class LocalStack:
             workdir=self.workdir / "redis", persistent=persistent, log=self.log
         )
         self._started.append(("redis", self.redis))
+        self.mail = start_mail_catcher(workdir=self.workdir, log=self.log)
+        self._started.append(("mail", self.mail))
         if postgres:
             self.postgres = start_postgres(log=self.log)
             self._started.append(("postgres", self.postgres))
@@ -73,8 +95,13 @@ class LocalStack:
             ): f"sqlite+aiosqlite:///{self.workdir}/submission.db",
             env_name("notifier_database_url"): f"sqlite+aiosqlite:///{self.workdir}/notifier.db",
         }
+        if self.mail is not None:
+            env[env_name("smtp_host")] = "127.0.0.1"
+            env[env_name("smtp_port")] = str(self.mail.port)
         for name, port in ports.items():
             env[env_name(SERVICES[name].port_setting)] = str(port)
+        env.update(_dashboard_env(ports))
+        env.update(self.settings)
         return env
 
     def _secret(self, name: str) -> str:
@@ -101,25 +128,20 @@ class LocalStack:
         """A file holding an admin token over the whole hierarchy, issued on the first run
         (which also creates the national root unit)."""
         path = self.workdir / "admin.token"
-        database = self.workdir / "submission.db"
-        if path.exists() and database.exists():
+        if path.exists() and (self.workdir / "submission.db").exists():
             return path
         ports = {name: int(s.url.rsplit(":", 1)[1]) for name, s in self.services.items()}
-        command = ["tokens", "issue", "--role", "admin", "--scope", "tong-ldld-vn"]
-        command += ["--actor", "quan-tri", "--valid-days", "0", "--label", "local stack admin"]
-        command += ["--create-root", "Tổng Liên đoàn Lao động Việt Nam"]
-        result = subprocess.run(
-            [sys.executable, "-m", "services.submission.cli", *command],
-            env={**os.environ, **self.service_env(ports)},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise LaunchError(f"could not issue the admin token:\n{result.stderr[-2000:]}")
-        path.touch(mode=0o600)
-        path.write_text(result.stdout.strip().splitlines()[-1] + "\n")
+        issue_admin_token(path, {**os.environ, **self.service_env(ports)})
         self.log(f"submission: admin token for the whole hierarchy in {path}")
+        return path
+
+    def write_env_file(self) -> Path:
+        """``stack.env``: the SANGKIEN_* variables that point at this stack, for the CLI, the
+        tests and a shell (``source``)."""
+        ports = {name: int(s.url.rsplit(":", 1)[1]) for name, s in self.services.items()}
+        path = self.workdir / ENV_FILE
+        env = self.service_env(ports)
+        path.write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()))
         return path
 
     def dead(self) -> list[str]:
@@ -143,3 +165,149 @@ def _port_or_free(port: int | None) -> int:
         return port
     except LaunchError:
         return free_port()
+
+
+def issue_admin_token(path: Path, env: dict[str, str]) -> str:
+    """Issue an admin token over the whole hierarchy with the submission service's own CLI
+    (creating the national root unit the first time) and keep it in ``path`` (mode 0600)."""
+    command = ["tokens", "issue", "--role", "admin", "--scope", "tong-ldld-vn"]
+    command += ["--actor", "quan-tri", "--valid-days", "0", "--label", "local stack admin"]
+    command += ["--create-root", "Tổng Liên đoàn Lao động Việt Nam"]
+    result = subprocess.run(
+        [sys.executable, "-m", "services.submission.cli", *command],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise LaunchError(f"could not issue the admin token:\n{result.stderr[-2000:]}")
+    token = result.stdout.strip().splitlines()[-1]
+    path.unlink(missing_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(token + "\n")
+    return token
+
+
+# --- the run command ---------------------------------------------------------------------------
+
+
+def run_stack(
+    workdir: Path,
+    *,
+    services: bool = True,
+    postgres: bool = False,
+    log: Log = print,
+    on_ready: Callable[[LocalStack], None] = lambda stack: None,
+    settings: dict[str, str] | None = None,
+) -> int:
+    """Start the stack in ``workdir`` (``settings``: SANGKIEN_* variables for every service),
+    call ``on_ready``, keep it up until SIGINT or SIGTERM,
+    then stop all of it. Returns the exit code: 0 after a signal, 1 when a start failed or a
+    component died."""
+    workdir = workdir.resolve()
+    try:
+        claim_workdir(workdir)
+    except LaunchError as error:
+        log(f"error: {error}")
+        return 1
+    # SIGINT too: a shell starts background jobs with SIGINT ignored, and `kill -INT` must still
+    # stop the stack.
+    stops = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, _stop_on_signal) for sig in stops}
+    stack = LocalStack(workdir, log=log, settings=settings)
+    code = 0
+    try:
+        stack.start_infrastructure(postgres=postgres, persistent=True)
+        if services:
+            preferred = {name: spec.default_port for name, spec in SERVICES.items()}
+            stack.start_services(list(SERVICES), preferred_ports=preferred)
+            stack.admin_token()
+        # Before on_ready: whoever waits for "stack is up" may read the file at once.
+        stack.write_env_file()
+        on_ready(stack)
+        while not (dead := stack.dead()):
+            time.sleep(1)
+        log(f"error: stopped unexpectedly: {', '.join(dead)}; see {workdir}/logs")
+        code = 1
+    except LaunchError as error:
+        log(f"error: {error}")
+        code = 1
+    except KeyboardInterrupt:
+        log("stopping the stack")
+    finally:
+        # A second Ctrl-C must not leave half the stack running.
+        for sig in stops:
+            signal.signal(sig, signal.SIG_IGN)
+        stack.stop()
+        release_workdir(workdir)
+        log("stack stopped")
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return code
+
+
+def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops the stack the same way Ctrl-C does
+
+
+def claim_workdir(workdir: Path) -> None:
+    """Record this process as the work folder's launcher, refusing when another one runs there;
+    a stack.env left by an earlier run goes (it points at a stack that is gone)."""
+    if (pid := launcher_pid(workdir)) is not None:
+        raise LaunchError(f"a stack already runs in {workdir} (launcher pid {pid})")
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / ENV_FILE).unlink(missing_ok=True)
+    (workdir / PID_FILE).write_text(f"{os.getpid()} {process_start(os.getpid())}\n")
+
+
+def release_workdir(workdir: Path) -> None:
+    """Remove the pid file if it names this process."""
+    if launcher_pid(workdir) == os.getpid():
+        (workdir / PID_FILE).unlink(missing_ok=True)
+
+
+def launcher_pid(workdir: Path) -> int | None:
+    """The pid of the launcher running in ``workdir``, or None; a stale pid file is removed."""
+    path = workdir / PID_FILE
+    try:
+        pid, started = path.read_text().split()
+    except FileNotFoundError:
+        return None
+    except ValueError:  # not "pid start": not a file this launcher wrote whole
+        pid, started = "0", ""
+    if pid.isdigit() and process_start(int(pid)) == started:
+        return int(pid)
+    path.unlink(missing_ok=True)
+    return None
+
+
+def process_start(pid: int) -> str | None:
+    """When a live process started (clock ticks since boot), None when it is gone or a zombie.
+
+    The pid file keeps it beside the pid: after a reboot the pid may name another process, and
+    ``stack down`` must not signal that one.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+    return None if fields[0] == "Z" else fields[19]  # state is field 3, starttime field 22
+
+
+def _dashboard_env(ports: dict[str, int]) -> dict[str, str]:
+    """The dashboard (served by scoring) calls the submission service and the notifier from
+    the browser: it needs their addresses, and they must allow its origin."""
+    if "scoring" not in ports:
+        return {}
+    origin = f"http://127.0.0.1:{ports['scoring']}"
+    env = {
+        env_name("cors_allow_origins"): json.dumps(
+            [origin, origin.replace("127.0.0.1", "localhost")]
+        )
+    }
+    for name in ("submission", "notifier"):
+        if name in ports:
+            env[env_name(f"scoring_dashboard_{name}_url")] = f"http://127.0.0.1:{ports[name]}"
+    return env
