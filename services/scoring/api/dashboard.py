@@ -1,4 +1,4 @@
-"""/dashboard: the progress page for union heads, its two static assets and its configuration.
+"""/dashboard: the progress page for union heads, its static assets and its configuration.
 
 The page is plain HTML, CSS and JavaScript from ``services/scoring/dashboard/`` (no build step,
 nothing fetched from elsewhere). It reads this service's API from the same origin, and the
