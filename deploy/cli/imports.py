@@ -60,7 +60,12 @@ def import_units(ctx: typer.Context, file: FileArgument) -> None:
     content, content_type = read_file(file, (".csv", ".xlsx", ".json"))
     if content_type == JSON:
         content = units_body(content)
-    with stack_of(ctx).client("submission", timeout=BATCH_TIMEOUT) as client:
+    # One request: the service checks and stores the tree in one transaction, so there is no
+    # row-by-row progress to show, only that it is working.
+    with (
+        stack_of(ctx).client("submission", timeout=BATCH_TIMEOUT) as client,
+        console.status(f"importing {file.name}: the service checks the whole tree, then stores it"),
+    ):
         response = client.post(
             "/units/import", content=content, headers={"Content-Type": content_type}
         )
