@@ -75,8 +75,10 @@ class StackContext:
         return self.urls[service]
 
     def client(self, service: str, *, timeout: float = 30.0) -> httpx.Client:
-        """An HTTP client for ``service``, with the token when it is the submission service."""
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        """An HTTP client for ``service``; the token goes to the submission service only (the
+        others need none, and an admin token is not sent where it is not needed)."""
+        wants_token = self.token and service == "submission"
+        headers = {"Authorization": f"Bearer {self.token}"} if wants_token else {}
         return httpx.Client(
             base_url=self.url(service), headers=headers, timeout=timeout, transport=_transport()
         )

@@ -134,7 +134,7 @@ class Registrar:
             status=Status.SUBMITTED,
             possible_duplicate_of=str(duplicate) if duplicate else None,
             submitted_at=submitted_at,
-            updated_at=submitted_at,
+            updated_at=self.clock.now(),  # when it was entered (a paper form may be older)
         )
         self.session.add(row)
         await self.session.flush()  # the initiative before its authors and history (foreign keys)
