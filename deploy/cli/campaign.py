@@ -15,13 +15,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
-import httpx
 import typer
 
 from deploy.cli.common import console, progress_bar, stack_of
 from deploy.cli.context import StackContext
 from deploy.cli.errors import CliError, ExitCode
-from deploy.launcher.stack import LocalStack, run_stack
+from deploy.launcher.cli import print_addresses, say
+from deploy.launcher.stack import ENV_FILE, PID_FILE, LocalStack, launcher_pid, run_stack
 from deploy.simulator.plan import DAYS, build_plan
 from deploy.simulator.run import Outcome, play
 from deploy.source_case.dak_lak import (
@@ -98,10 +98,11 @@ def demo_command(
     that replays 27 April to 31 May 2022 in --minutes, load the source case, play the campaign,
     then keep the stack up for you to look around until Ctrl-C. Work folder: var/dak-lak
     (emptied first unless --no-fresh)."""
-    workdir = (ctx.obj if isinstance(ctx.obj, Path) else DEMO_WORKDIR).resolve()
+    workdir = _demo_workdir(ctx)
+    if (pid := launcher_pid(workdir)) is not None:
+        raise CliError(f"a stack already runs in {workdir} (launcher pid {pid})")
     if fresh and workdir.exists():
-        console.print(f"emptying {workdir} (the demo starts from the letter's morning each time)")
-        shutil.rmtree(workdir)
+        _empty(workdir)
     speed = (CAMPAIGN_END - LAUNCH_AT).total_seconds() / (minutes * 60)
     anchor = datetime.now(UTC) + timedelta(seconds=lead_seconds)
     clock_settings = {
@@ -112,8 +113,6 @@ def demo_command(
     failure: list[CliError] = []
 
     def on_ready(local: LocalStack) -> None:
-        from deploy.launcher.cli import print_addresses
-
         print_addresses(local)
         stack = StackContext.find(local.workdir)
         try:
@@ -132,10 +131,34 @@ def demo_command(
             failure.append(error)
             raise KeyboardInterrupt from error  # stop the stack; the error is reported below
 
-    code = run_stack(workdir, log=console.print, on_ready=on_ready, settings=clock_settings)
+    code = run_stack(workdir, log=say, on_ready=on_ready, settings=clock_settings)
     if failure:
         raise failure[0]
     raise typer.Exit(code)
+
+
+def _demo_workdir(ctx: typer.Context) -> Path:
+    """var/dak-lak, or the --workdir given on the command line: not one from SANGKIEN_WORKDIR,
+    which names the everyday stack that the demo must not empty."""
+    root = ctx.find_root()
+    source = root.get_parameter_source("workdir")
+    given = isinstance(ctx.obj, Path) and source is not None and source.name == "COMMANDLINE"
+    return (ctx.obj if given else DEMO_WORKDIR).resolve()
+
+
+# What a stack's work folder holds: the demo empties a folder only when it is one of those.
+_STACK_FILES = (ENV_FILE, PID_FILE, "admin.token", "submission.db", TOKENS_FILE)
+
+
+def _empty(workdir: Path) -> None:
+    """Remove the demo's earlier run, refusing a folder that is not a stack's."""
+    if any(workdir.iterdir()) and not any((workdir / name).exists() for name in _STACK_FILES):
+        raise CliError(
+            f"{workdir} is not a stack's work folder; the demo empties its folder first, so give "
+            "it a new one (or --no-fresh)"
+        )
+    console.print(f"emptying {workdir} (the demo starts from the letter's morning each time)")
+    shutil.rmtree(workdir)
 
 
 def _seed(stack: StackContext) -> Tokens:
@@ -180,16 +203,10 @@ def _stack_clock(stack: StackContext) -> Clock:
 
 def _simulate(stack: StackContext, tokens: Tokens, clock: Clock) -> Outcome:
     plan = build_plan(build())
-    url = stack.url("submission")
-
-    def client(token: str) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {token}"}
-        return httpx.Client(base_url=url, headers=headers, timeout=60)
-
     start = LAUNCH_AT
     with (
-        client(tokens.importer) as importer,
-        client(tokens.officer) as officer,
+        stack.client("submission", token=tokens.importer, timeout=60) as importer,
+        stack.client("submission", token=tokens.officer, timeout=60) as officer,
         progress_bar() as progress,
     ):
         task = progress.add_task("campaign days", total=DAYS)
@@ -232,14 +249,15 @@ def _summary(stack: StackContext, outcome: Outcome) -> None:
     )
     with stack.client("scoring") as scoring, stack.client("notifier") as notifier:
         body = scoring.get(f"/campaigns/{CAMPAIGN}/units/{PROVINCE}/progress").json()
-        alerts = notifier.get("/alerts", params={"campaign_id": CAMPAIGN}).json()
+        alerts = notifier.get("/alerts", params={"campaign_id": CAMPAIGN}).json()  # open ones
     console.print(
         f"Đắk Lắk now: {body.get('counted', 0):,}/{body.get('target', 0):,} = "
         f"{body.get('percentage') or 0:.2f}% ({body.get('pace')})"
     )
     firing = sum(1 for alert in alerts if alert.get("status") == "firing")
     console.print(
-        f"alerts on record: {len(alerts)}, {firing} firing; the heads' mail: {stack.workdir}/mail"
+        f"alerts open: {len(alerts)}, {firing} of them firing; the heads' mail: "
+        f"{stack.workdir}/mail"
     )
 
 

@@ -74,11 +74,15 @@ class StackContext:
             )
         return self.urls[service]
 
-    def client(self, service: str, *, timeout: float = 30.0) -> httpx.Client:
-        """An HTTP client for ``service``; the token goes to the submission service only (the
-        others need none, and an admin token is not sent where it is not needed)."""
-        wants_token = self.token and service == "submission"
-        headers = {"Authorization": f"Bearer {self.token}"} if wants_token else {}
+    def client(
+        self, service: str, *, token: str | None = None, timeout: float = 30.0
+    ) -> httpx.Client:
+        """An HTTP client for ``service``, acting with ``token`` (default: the stack's admin
+        token), which goes to the submission service only: the others need none, and a token
+        is not sent where it is not needed."""
+        token = token or self.token
+        wants_token = token and service == "submission"
+        headers = {"Authorization": f"Bearer {token}"} if wants_token else {}
         return httpx.Client(
             base_url=self.url(service), headers=headers, timeout=timeout, transport=_transport()
         )

@@ -252,7 +252,7 @@ def _wait_until_ready(
                 )
             if (workdir / ENV_FILE).exists():
                 probes = probe_stack(stack_of(ctx))
-                if all(p.ok for p in probes):
+                if probes and all(p.ok for p in probes):
                     return probes
             time.sleep(0.5)
     raise CliError(

@@ -141,7 +141,8 @@ class LocalStack:
         ports = {name: int(s.url.rsplit(":", 1)[1]) for name, s in self.services.items()}
         path = self.workdir / ENV_FILE
         env = self.service_env(ports)
-        path.write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()))
+        # Private (it holds the person-key secret) and whole: a reader never sees half of it.
+        write_private(path, "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()))
         return path
 
     def dead(self) -> list[str]:
@@ -259,7 +260,16 @@ def claim_workdir(workdir: Path) -> None:
         raise LaunchError(f"a stack already runs in {workdir} (launcher pid {pid})")
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / ENV_FILE).unlink(missing_ok=True)
-    (workdir / PID_FILE).write_text(f"{os.getpid()} {process_start(os.getpid())}\n")
+    write_private(workdir / PID_FILE, f"{os.getpid()} {process_start(os.getpid())}\n")
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only, all at once (a temporary file
+    renamed over it), so a concurrent reader sees the old file or the new one, never a part."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+        file.write(text)
+    os.replace(temporary, path)
 
 
 def release_workdir(workdir: Path) -> None:

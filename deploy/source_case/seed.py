@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from deploy.cli.errors import check
+from deploy.cli.errors import CliError, check
 from deploy.simulator.plan import Registration
 from deploy.source_case.dak_lak import CAMPAIGN, PROVINCE, SourceCase
 
@@ -70,11 +70,14 @@ def register(
             "registering initiatives",
         ).json()
         refused = [row for row in answer["rows"] if row["status"] == "error"]
-        if refused:
-            first = refused[0]
-            raise RuntimeError(
-                f"{len(refused)} registrations refused, the first: {part[first['row'] - 1]}"
-                f" -> {first['problems']}"
+        if refused:  # the plan is built to pass: a refusal means the stack disagrees with it
+            raise CliError(
+                f"{len(refused)} of {len(part)} registrations were refused",
+                details=[
+                    f"{part[row['row'] - 1].external_ref}: {problem['field']}: {problem['message']}"
+                    for row in refused[:10]
+                    for problem in row["problems"]
+                ],
             )
         ids.update({r.external_ref: row["id"] for r, row in zip(part, answer["rows"], strict=True)})
         done(start + len(part))

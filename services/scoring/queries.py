@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from services.scoring.adapters.rankings import leaderboard
 from services.scoring.domain.burnup import burnup
-from services.scoring.domain.progress import progress
+from services.scoring.domain.progress import progress, target_of
 from shared.counters import CounterKeys, RegistryKeys, UnitCounters, parse_unit, read_unit
 from shared.counters.read import COUNTER_FIELDS
 from shared.events import CampaignDefinedData
@@ -170,8 +170,7 @@ async def unit_burnup(
         counters.by_day,
         counters.counted(definition.counts.value),
         definition,
-        # The target progress takes too: the unit's own when it set one.
-        target=own if own is not None else assigned,
+        target=target_of(assigned_target=assigned, own_target=own),
         at=at,
     )
     return {"campaign_id": campaign_id, "union_id": unit_id, "name": name, **asdict(chart)}

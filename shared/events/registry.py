@@ -137,6 +137,12 @@ class CampaignDefinedData(ContractModel):
             raise ValueError(f"unknown IANA time zone {timezone!r}") from error
         return timezone
 
+    @property
+    def curve(self) -> list[tuple[float, float]] | None:
+        """The pace curve as (elapsed, expected) pairs, as ``shared.pace`` takes it; None for
+        the straight line."""
+        return [(p.elapsed, p.expected) for p in self.pace_curve] if self.pace_curve else None
+
     @field_validator("pace_curve")
     @classmethod
     def _curve_is_monotonic(cls, curve: list[PacePoint] | None) -> list[PacePoint] | None:

@@ -325,11 +325,15 @@ def _sangkien(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_stack_up_detached_is_ready_then_down_leaves_nothing(tmp_path: Path) -> None:
-    up = _sangkien(tmp_path, "stack", "up", "--detach")
-    pid = int((tmp_path / PID_FILE).read_text().split()[0]) if up.returncode == 0 else 0
-    processes = _descendants(pid) | {pid} if pid else set()
-    while_up = _sangkien(tmp_path, "stack", "status")
-    down = _sangkien(tmp_path, "stack", "down")
+    # The wait is shorter than _sangkien's own timeout, and the stack is stopped whatever
+    # happens: a detached launcher outlives the test that started it.
+    up = _sangkien(tmp_path, "stack", "up", "--detach", "--timeout", "150")
+    try:
+        pid = int((tmp_path / PID_FILE).read_text().split()[0]) if up.returncode == 0 else 0
+        processes = _descendants(pid) | {pid} if pid else set()
+        while_up = _sangkien(tmp_path, "stack", "status")
+    finally:
+        down = _sangkien(tmp_path, "stack", "down")
     after = _sangkien(tmp_path, "stack", "status")
 
     assert up.returncode == 0, up.stdout + up.stderr

@@ -308,7 +308,7 @@ def browser() -> Iterator[Browser]:
 
 
 def _open(browser: Browser, url: str, **context: Any) -> tuple[Page, list[str]]:
-    """A fresh browser context (its own localStorage) on ``url``, once the page is ready;
+    """A fresh browser context (its own storage) on ``url``, once the page is ready;
     also the page's script errors, which a test expects to stay empty."""
     page = browser.new_context(**context).new_page()
     errors: list[str] = []

@@ -70,9 +70,7 @@ class CampaignPace:
         backlog_limit_days: int = DEFAULT_BACKLOG_LIMIT_DAYS,
     ) -> CampaignPace:
         """The campaign's pace at ``at``, from the pace model."""
-        curve = (
-            [(p.elapsed, p.expected) for p in campaign.pace_curve] if campaign.pace_curve else None
-        )
+        curve = campaign.curve
         # Every unit's report shares these; a target of 0 asks for nothing else.
         report = assess(
             0,

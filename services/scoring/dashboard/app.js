@@ -9,10 +9,10 @@
 import { renderBurnup } from './chart.js';
 import { createDrilldown, takeTokenFromAddress } from './drilldown.js';
 import {
-  LEVELS, METRICS, RULES, bar, dateTime, debounce, getJSON, h, num, paceBadge, pct,
+  LEVELS, METRICS, RULES, bar, dateTime, debounce, getJSON, h, num, paceBadge, pct, throttle,
 } from './util.js';
 
-const REFRESH_AFTER_MS = 800; // a burst of registrations refreshes the page's lists once
+const REFRESH_AFTER_MS = 800; // while registrations arrive, the page's lists are re-read this often
 const ALERTS_EVERY_MS = 60_000; // alerts change with the notifier's evaluations, hourly
 const RECONNECT_AFTER_MS = 5_000;
 const $ = (id) => document.getElementById(id);
@@ -70,7 +70,7 @@ async function refresh() {
   renderTree();
 }
 
-const refreshSoon = debounce(() => refresh().catch(showError), REFRESH_AFTER_MS);
+const refreshSoon = throttle(() => refresh().then(hideError, showError), REFRESH_AFTER_MS);
 
 /** Show ``unitId``: its numbers, chart, rankings and stream; the address says which. */
 async function select(unitId) {
@@ -309,6 +309,11 @@ function connectLive() {
 function showError(error) {
   $('error').textContent = typeof error === 'string' ? error : `Có lỗi khi tải số liệu: ${error.message}`;
   $('error').hidden = false;
+}
+
+/** A refresh that worked clears the last one's error (a brief outage must not stay shown). */
+function hideError() {
+  $('error').hidden = true;
 }
 
 function renderCampaigns(campaigns) {

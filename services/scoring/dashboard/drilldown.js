@@ -1,7 +1,8 @@
 // "Why is my count what it is": the initiatives behind a unit's number and each one's status
 // history, from the submission service. That service shows authors and titles, so it asks for
 // a bearer token: the page takes one from its address (#token=…) or from the field here, and
-// keeps it in this browser's localStorage.
+// keeps it for this tab only (sessionStorage): the token shows authors' names, so it does not
+// outlive the tab on a shared computer.
 
 import { HttpError, STATUSES, dateTime, getJSON, h, num } from './util.js';
 
@@ -19,7 +20,7 @@ export function takeTokenFromAddress() {
 
 function readToken() {
   try {
-    return window.localStorage.getItem(TOKEN_KEY) || '';
+    return window.sessionStorage.getItem(TOKEN_KEY) || '';
   } catch (_) {
     return ''; // storage switched off: the field still works for this visit
   }
@@ -30,8 +31,8 @@ let tokenInMemory = '';
 function saveToken(token) {
   tokenInMemory = token.trim();
   try {
-    if (tokenInMemory) window.localStorage.setItem(TOKEN_KEY, tokenInMemory);
-    else window.localStorage.removeItem(TOKEN_KEY);
+    if (tokenInMemory) window.sessionStorage.setItem(TOKEN_KEY, tokenInMemory);
+    else window.sessionStorage.removeItem(TOKEN_KEY);
   } catch (_) { /* kept in memory only */ }
 }
 
@@ -50,6 +51,9 @@ function counts(status, countsWhat) {
  */
 export function createDrilldown({ body, submissionUrl, campaign, nameOf }) {
   const state = { unitId: null, status: '', items: [], cursor: null, error: null, detail: null };
+  // Each request takes a number; an answer to one that a newer request replaced (another unit,
+  // another filter) is dropped, or it would show under the wrong unit.
+  const latest = { list: 0, detail: 0 };
 
   async function load(more) {
     const query = new URLSearchParams({
@@ -58,22 +62,29 @@ export function createDrilldown({ body, submissionUrl, campaign, nameOf }) {
     if (state.status) query.set('status', state.status);
     if (more && state.cursor) query.set('cursor', state.cursor);
     state.error = null;
+    const asked = ++latest.list;
     try {
       const page = await getJSON(`${submissionUrl}/initiatives?${query}`, { headers: auth() });
+      if (asked !== latest.list) return;
       state.items = more ? state.items.concat(page.items) : page.items;
       state.cursor = page.next_cursor;
     } catch (error) {
+      if (asked !== latest.list) return;
       state.error = explain(error);
     }
     render();
   }
 
   async function showDetail(id) {
+    const asked = ++latest.detail;
     try {
-      state.detail = await getJSON(`${submissionUrl}/initiatives/${encodeURIComponent(id)}`, {
+      const item = await getJSON(`${submissionUrl}/initiatives/${encodeURIComponent(id)}`, {
         headers: auth(),
       });
+      if (asked !== latest.detail) return;
+      state.detail = item;
     } catch (error) {
+      if (asked !== latest.detail) return;
       state.error = explain(error);
     }
     render();

@@ -147,6 +147,26 @@ export async function getJSON(url, options = {}) {
   return response.json();
 }
 
+/** Calls ``action`` at most once every ``wait`` ms: at once, then once more at the end of the
+ * wait if it was asked for meanwhile. Unlike a debounce it still runs while asked without pause
+ * (a busy province's stream changes every half second). */
+export function throttle(action, wait) {
+  let timer = null;
+  let pending = false;
+  const run = () => {
+    pending = false;
+    action();
+    timer = setTimeout(() => {
+      timer = null;
+      if (pending) run();
+    }, wait);
+  };
+  return () => {
+    if (timer) pending = true;
+    else run();
+  };
+}
+
 /** Calls ``action`` once things have been quiet for ``wait`` ms. */
 export function debounce(action, wait) {
   let timer = null;

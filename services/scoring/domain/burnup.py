@@ -70,7 +70,7 @@ def burnup(
     """
     start, end = campaign_bounds(campaign.starts_on, campaign.ends_on, campaign.timezone)
     elapsed = elapsed_fraction(at, start, end)
-    curve = [(p.elapsed, p.expected) for p in campaign.pace_curve] if campaign.pace_curve else None
+    curve = campaign.curve
     today = local_date(at, campaign.timezone)
     overall = projected_total(counted, elapsed)
     points = []

@@ -31,6 +31,12 @@ class Progress:
     projected_total: float
 
 
+def target_of(*, assigned_target: int | None, own_target: int | None) -> int | None:
+    """The target a unit is measured against: its own when it set one (federations often
+    register more than they are assigned), else the assigned one."""
+    return own_target if own_target is not None else assigned_target
+
+
 def progress(
     counters: UnitCounters,
     campaign: CampaignDefinedData,
@@ -40,11 +46,11 @@ def progress(
     at: datetime,
 ) -> Progress:
     """Percentages are of the unit's own target (it may be above the assigned one)."""
-    target = own_target if own_target is not None else assigned_target
+    target = target_of(assigned_target=assigned_target, own_target=own_target)
     counted = counters.counted(campaign.counts.value)
     start, end = campaign_bounds(campaign.starts_on, campaign.ends_on, campaign.timezone)
     elapsed = elapsed_fraction(at, start, end)
-    curve = [(p.elapsed, p.expected) for p in campaign.pace_curve] if campaign.pace_curve else None
+    curve = campaign.curve
     expected_share = curve_fraction(elapsed, curve)
     expected = (target or 0) * expected_share
     return Progress(
