@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
@@ -36,8 +37,21 @@ async def _events(request: Request, campaign_id: str, unit_id: str) -> AsyncIter
             if unit_id in json.loads(message["data"]):  # every ancestor of a change is listed
                 yield await _progress_event(request, campaign_id, unit_id)
                 await asyncio.sleep(THROTTLE_SECONDS)
+                # What arrived during the pause is answered by one event, not one each: a busy
+                # province would otherwise fall further behind with every step.
+                if await _drain(pubsub, unit_id):
+                    yield await _progress_event(request, campaign_id, unit_id)
+                    await asyncio.sleep(THROTTLE_SECONDS)
     finally:
         await pubsub.aclose()
+
+
+async def _drain(pubsub: Any, unit_id: str) -> bool:
+    """Read every message already waiting; whether any of them concerned ``unit_id``."""
+    concerned = False
+    while message := await pubsub.get_message(ignore_subscribe_messages=True, timeout=0):
+        concerned = concerned or unit_id in json.loads(message["data"])
+    return concerned
 
 
 async def _progress_event(request: Request, campaign_id: str, unit_id: str) -> str:
