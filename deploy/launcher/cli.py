@@ -67,6 +67,8 @@ def print_addresses(stack: LocalStack) -> None:
     table.add_column("address")
     table.add_row("kafka", stack.kafka.bootstrap_servers)
     table.add_row("redis", stack.redis.url)
+    if stack.mail:
+        table.add_row("mail", f"smtp://127.0.0.1:{stack.mail.port}  (kept in {stack.mail.maildir})")
     if stack.postgres:
         table.add_row("postgres", stack.postgres.url)
     for name, service in stack.services.items():
