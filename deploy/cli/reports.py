@@ -56,16 +56,24 @@ def progress(
     stack = stack_of(ctx)
     campaign = campaign or only_campaign(stack)
     with stack.client("scoring") as client:
-        response = client.get(f"/campaigns/{campaign}/units/{unit}/progress")
-    if response.status_code == 404:
-        raise CliError(f"no campaign {campaign} in the scoring service", ExitCode.NOT_FOUND)
-    body = check(response, f"progress of {unit}").json()
-    if body.get("name") is None:  # the registry has no such unit: its counters are all zero
-        raise CliError(f"no unit {unit} in campaign {campaign}", ExitCode.NOT_FOUND)
+        body = _unit_progress(client, campaign, unit)
     if as_json:
         _print_json(body)
         return
     console.print(progress_table(body))
+
+
+def _unit_progress(client: httpx.Client, campaign: str, unit: str) -> dict[str, Any]:
+    """The scoring service's progress of ``unit``; a NOT_FOUND error naming the unit or the
+    campaign, whichever the service says it does not know."""
+    response = client.get(f"/campaigns/{campaign}/units/{unit}/progress")
+    if response.status_code == 404:
+        problems = response.json().get("problems") or [{}]
+        if problems[0].get("field") == "unit_id":
+            raise CliError(f"no unit {unit} in campaign {campaign}", ExitCode.NOT_FOUND)
+        raise CliError(f"no campaign {campaign} in the scoring service", ExitCode.NOT_FOUND)
+    body: dict[str, Any] = check(response, f"progress of {unit}").json()
+    return body
 
 
 def progress_table(body: dict[str, Any]) -> Table:
@@ -156,9 +164,7 @@ def _explain_empty(client: httpx.Client, campaign: str, grouping: str, group: st
     if client.get(f"/campaigns/{campaign}/totals").status_code == 404:
         raise CliError(f"no campaign {campaign} in the scoring service", ExitCode.NOT_FOUND)
     if grouping == "children":
-        unit = client.get(f"/campaigns/{campaign}/units/{group}/progress").json()
-        if unit.get("name") is None:
-            raise CliError(f"no unit {group} in campaign {campaign}", ExitCode.NOT_FOUND)
+        _unit_progress(client, campaign, group)  # raises when the unit is unknown
 
 
 def alerts(

@@ -21,6 +21,10 @@ class UnknownCampaign(LookupError):
     """No campaign of that id in the registry."""
 
 
+class UnknownUnit(LookupError):
+    """No unit of that id: the registry does not know it, and nothing was counted for it."""
+
+
 def parse_definition(campaign_id: str, definition: str | None) -> CampaignDefinedData:
     """The campaign's definition from its registry hash field, as the registry topic carried
     it; UnknownCampaign when there is none."""
@@ -49,6 +53,8 @@ async def unit_progress(
     pipe.hgetall(RegistryKeys.target(campaign_id, unit_id))
     definition_json, meta, values, targets = await pipe.execute()
     definition = parse_definition(campaign_id, definition_json)
+    if not (meta or values or targets):  # a unit counted before its registry record is known
+        raise UnknownUnit(unit_id)
     counters = parse_unit(values)
     groups = [
         (name, grouping, group)
@@ -164,6 +170,8 @@ async def unit_burnup(
     pipe.hgetall(RegistryKeys.target(campaign_id, unit_id))
     definition_json, name, values, targets = await pipe.execute()
     definition = parse_definition(campaign_id, definition_json)
+    if not (name or values or targets):
+        raise UnknownUnit(unit_id)
     counters = parse_unit(values)
     own, assigned = _int(targets.get("own_target")), _int(targets.get("assigned_target"))
     chart = burnup(

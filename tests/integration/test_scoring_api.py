@@ -80,6 +80,7 @@ async def test_the_province_reads_27_84_percent_with_696_registered_of_2500(
         progress = client.get(f"/campaigns/{campaign}/units/{PROVINCE}/progress").json()
         children = client.get(f"/campaigns/{campaign}/units/{PROVINCE}/children").json()["items"]
         unknown = client.get(f"/campaigns/no-such/units/{PROVINCE}/progress")
+        no_unit = client.get(f"/campaigns/{campaign}/units/no-such-unit/progress")
 
     assert (progress["registered"], progress["target"], progress["percentage"]) == (
         696,
@@ -90,6 +91,8 @@ async def test_the_province_reads_27_84_percent_with_696_registered_of_2500(
     assert [c["union_id"] for c in children] == sorted(UPPERS)
     assert sum(c["registered"] for c in children) == 696
     assert unknown.status_code == 404
+    assert no_unit.status_code == 404
+    assert no_unit.json()["problems"][0]["field"] == "unit_id"
 
 
 async def test_rankings_follow_counters_and_target_changes(redis_url: str, unique: str) -> None:

@@ -30,7 +30,15 @@ def _now(request: Request) -> datetime:
 
 
 def _unknown(campaign_id: str) -> JSONResponse:
-    problem = {"field": "campaign_id", "rule": "exists", "message": f"no campaign {campaign_id!r}"}
+    return _not_found("campaign_id", f"no campaign {campaign_id!r}")
+
+
+def _unknown_unit(campaign_id: str, unit_id: str) -> JSONResponse:
+    return _not_found("unit_id", f"no unit {unit_id!r} in campaign {campaign_id!r}")
+
+
+def _not_found(field: str, message: str) -> JSONResponse:
+    problem = {"field": field, "rule": "exists", "message": message}
     return JSONResponse(
         {"error": "not_found", "message": problem["message"], "problems": [problem]},
         status_code=404,
@@ -48,6 +56,8 @@ async def unit_progress(campaign_id: str, unit_id: str, request: Request) -> Any
         )
     except queries.UnknownCampaign:
         return _unknown(campaign_id)
+    except queries.UnknownUnit:
+        return _unknown_unit(campaign_id, unit_id)
 
 
 def _json(content: Any) -> Response:
@@ -97,6 +107,8 @@ async def burnup(campaign_id: str, unit_id: str, request: Request) -> Any:
         return await queries.unit_burnup(_redis(request), campaign_id, unit_id, at=_now(request))
     except queries.UnknownCampaign:
         return _unknown(campaign_id)
+    except queries.UnknownUnit:
+        return _unknown_unit(campaign_id, unit_id)
 
 
 @router.get("/backlog")
@@ -126,3 +138,5 @@ async def campaign_totals(campaign_id: str, request: Request) -> Any:
         )
     except queries.UnknownCampaign:
         return _unknown(campaign_id)
+    except queries.UnknownUnit:  # the campaign arrived before its organiser's record
+        return _unknown_unit(campaign_id, organiser)

@@ -60,4 +60,6 @@ async def _progress_event(request: Request, campaign_id: str, unit_id: str) -> s
         body = await queries.unit_progress(redis, campaign_id, unit_id, at=clock.now())
     except queries.UnknownCampaign:
         body = {"error": "not_found", "message": f"no campaign {campaign_id!r}"}
+    except queries.UnknownUnit:
+        body = {"error": "not_found", "message": f"no unit {unit_id!r} in campaign {campaign_id!r}"}
     return f"event: progress\ndata: {json.dumps(body, default=str, ensure_ascii=False)}\n\n"
