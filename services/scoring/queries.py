@@ -45,54 +45,77 @@ async def unit_progress(
     redis: Redis, campaign_id: str, unit_id: str, *, at: datetime | None = None
 ) -> dict[str, Any]:
     """A unit's counters, targets, percentage, pace, backlog and ranks: two round trips."""
+    (row,) = await units_progress(redis, campaign_id, [unit_id], at=at)
+    return row
+
+
+async def units_progress(
+    redis: Redis, campaign_id: str, unit_ids: list[str], *, at: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The progress of each of ``unit_ids``, in that order: two round trips however many."""
     keys = CounterKeys(campaign_id)
     pipe = redis.pipeline(transaction=False)
     pipe.hget(RegistryKeys.campaign(campaign_id), "definition")
-    pipe.hgetall(RegistryKeys.unit(unit_id))
-    pipe.hgetall(keys.unit(unit_id))
-    pipe.hgetall(RegistryKeys.target(campaign_id, unit_id))
-    definition_json, meta, values, targets = await pipe.execute()
+    for unit_id in unit_ids:
+        pipe.hgetall(RegistryKeys.unit(unit_id))
+        pipe.hgetall(keys.unit(unit_id))
+        pipe.hgetall(RegistryKeys.target(campaign_id, unit_id))
+    definition_json, *answers = await pipe.execute()
     definition = parse_definition(campaign_id, definition_json)
-    if not (meta or values or targets):  # a unit counted before its registry record is known
-        raise UnknownUnit(unit_id)
-    counters = parse_unit(values)
+    records = [answers[3 * n : 3 * n + 3] for n in range(len(unit_ids))]
+    for unit_id, (meta, values, targets) in zip(unit_ids, records, strict=True):
+        if not (meta or values or targets):  # counted before its registry record is known
+            raise UnknownUnit(unit_id)
+    # Every unit's rank among its siblings and in its cluster, in one more round trip.
     groups = [
-        (name, grouping, group)
-        for name, grouping, group in (
-            ("among_siblings", "ch", meta.get("parent_id")),
-            ("in_cluster", "cl", meta.get("emulation_cluster")),
-        )
-        if group
+        [
+            (name, keys.ranking("pct", grouping, group))
+            for name, grouping, group in (
+                ("among_siblings", "ch", meta.get("parent_id")),
+                ("in_cluster", "cl", meta.get("emulation_cluster")),
+            )
+            if group
+        ]
+        for meta, _, _ in records
     ]
-    ranks = {}
-    if groups:
-        pipe = redis.pipeline(transaction=False)
-        for _, grouping, group in groups:
-            pipe.zrevrank(keys.ranking("pct", grouping, group), unit_id)
-            pipe.zcard(keys.ranking("pct", grouping, group))
-        answers = await pipe.execute()
-        for n, (name, _, _) in enumerate(groups):
-            rank, size = answers[2 * n], answers[2 * n + 1]
+    pipe = redis.pipeline(transaction=False)
+    for unit_id, unit_groups in zip(unit_ids, groups, strict=True):
+        for _, ranking in unit_groups:
+            pipe.zrevrank(ranking, unit_id)
+            pipe.zcard(ranking)
+    placed = iter(await pipe.execute() if any(groups) else [])
+    at = at or datetime.now(UTC)
+    rows = []
+    for unit_id, (meta, values, targets), unit_groups in zip(
+        unit_ids, records, groups, strict=True
+    ):
+        ranks = {}
+        for name, _ in unit_groups:
+            rank, size = next(placed), next(placed)
             ranks[name] = {"rank": None if rank is None else int(rank) + 1, "of": int(size)}
-    result = progress(
-        counters,
-        definition,
-        assigned_target=_int(targets.get("assigned_target")),
-        own_target=_int(targets.get("own_target")),
-        at=at or datetime.now(UTC),
-    )
-    return {
-        "campaign_id": campaign_id,
-        "union_id": unit_id,
-        "name": meta.get("name"),
-        "level": meta.get("level"),
-        "emulation_cluster": meta.get("emulation_cluster") or None,
-        "members": _int(meta.get("members")),
-        **result.__dict__,
-        **totals(counters),
-        "backlog": backlog(counters),
-        "ranks": ranks,
-    }
+        counters = parse_unit(values)
+        result = progress(
+            counters,
+            definition,
+            assigned_target=_int(targets.get("assigned_target")),
+            own_target=_int(targets.get("own_target")),
+            at=at,
+        )
+        rows.append(
+            {
+                "campaign_id": campaign_id,
+                "union_id": unit_id,
+                "name": meta.get("name"),
+                "level": meta.get("level"),
+                "emulation_cluster": meta.get("emulation_cluster") or None,
+                "members": _int(meta.get("members")),
+                **result.__dict__,
+                **totals(counters),
+                "backlog": backlog(counters),
+                "ranks": ranks,
+            }
+        )
+    return rows
 
 
 def totals(counters: UnitCounters) -> dict[str, int]:
@@ -114,7 +137,7 @@ async def children_ranked(
 ) -> list[dict[str, Any]]:
     """The unit's children with their progress, best percentage first (no target: last)."""
     children = sorted(await redis.smembers(RegistryKeys.children(unit_id)))
-    rows = [await unit_progress(redis, campaign_id, child, at=at) for child in children]
+    rows = await units_progress(redis, campaign_id, children, at=at)
     rows.sort(
         key=lambda row: (row["percentage"] is None, -(row["percentage"] or 0), row["union_id"])
     )
@@ -149,13 +172,15 @@ async def leaderboard_rows(
     redis: Redis, campaign_id: str, metric: str, grouping: str, group: str, *, limit: int
 ) -> list[dict[str, Any]]:
     """A ranking's best units, with names."""
-    rows = []
-    for rank, (unit_id, score) in enumerate(
-        await leaderboard(redis, campaign_id, metric, grouping, group, limit=limit), start=1
-    ):
-        name = await redis.hget(RegistryKeys.unit(unit_id), "name")
-        rows.append({"rank": rank, "union_id": unit_id, "name": name, "score": round(score, 2)})
-    return rows
+    placed = await leaderboard(redis, campaign_id, metric, grouping, group, limit=limit)
+    pipe = redis.pipeline(transaction=False)
+    for unit_id, _ in placed:
+        pipe.hget(RegistryKeys.unit(unit_id), "name")
+    names = await pipe.execute() if placed else []
+    return [
+        {"rank": rank, "union_id": unit_id, "name": name, "score": round(score, 2)}
+        for rank, ((unit_id, score), name) in enumerate(zip(placed, names, strict=True), start=1)
+    ]
 
 
 async def unit_burnup(

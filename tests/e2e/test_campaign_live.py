@@ -131,19 +131,19 @@ def _registered_at(stored: list[Stored], unit: str, at: datetime) -> int:
     )
 
 
-def _truth_range(
-    stored: list[Stored], unit: str, start: datetime, end: datetime
-) -> tuple[int, int]:
-    """The least and the most ``unit`` counted between ``start`` and ``end`` (a withdrawal takes
-    one away, so the count is not monotonic)."""
+def _truth_near(stored: list[Stored], unit: str, at: datetime) -> tuple[int, int]:
+    """The least and the most ``unit`` counted from a campaign day before ``at`` to an hour
+    after: what an evaluation at ``at`` may have seen, given the pipeline's lag (a withdrawal
+    takes one away, so the count is not monotonic)."""
+    start, end = at - timedelta(days=1), at + timedelta(hours=1)
     changes = [
-        at
+        moment
         for s in stored
         if unit in s.path
-        for at in (s.submitted_at, s.withdrawn_at)
-        if at is not None and start < at < end
+        for moment in (s.submitted_at, s.withdrawn_at)
+        if moment is not None and start < moment < end
     ]
-    counts = [_registered_at(stored, unit, at) for at in (start, end, *changes)]
+    counts = [_registered_at(stored, unit, moment) for moment in (start, end, *changes)]
     return min(counts), max(counts)
 
 
@@ -202,8 +202,7 @@ def test_every_alert_is_the_pace_models_verdict_on_the_databases_numbers(
         counted = change["counted"]
         lagging = _lags(change["rule"], counted, expected)
         verdict_holds = lagging if change["status"] in ("pending", "firing") else not lagging
-        # What the notifier saw was the database's truth, give or take the pipeline's lag.
-        low, high = _truth_range(stored, unit, at - timedelta(days=1), at + timedelta(hours=1))
+        low, high = _truth_near(stored, unit, at)
         seen_truly = low <= counted <= high
         if not (verdict_holds and seen_truly and abs(change["expected"] - expected) < 0.01):
             wrong.append(
@@ -245,7 +244,7 @@ def test_every_unit_firing_at_the_end_is_behind_and_its_head_was_emailed(
     for alert in (a for a in alerts if a["rule"] in ("behind", "critical")):
         unit, counted, expected = alert["unit_id"], alert["counted"], alert["expected"]
         at = START + (END - START) * (expected / alert["target"])
-        low, high = _truth_range(stored, unit, at - timedelta(days=1), at + timedelta(hours=1))
+        low, high = _truth_near(stored, unit, at)
         if not (_lags(alert["rule"], counted, expected) and low <= counted <= high):
             misjudged.append((unit, alert, low, high))
 

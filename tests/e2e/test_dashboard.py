@@ -9,8 +9,6 @@ import asyncio
 import contextlib
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from deploy.launcher import ServiceProcess, start_service
 from deploy.launcher.process import free_port
 from deploy.launcher.services import REPO_ROOT
+from deploy.launcher.stack import issue_admin_token
 from shared.kafka import ensure_topics, topic_specs
 from shared.settings import CommonSettings, env_name
 
@@ -156,16 +155,6 @@ def _env(
     }
 
 
-def _admin_token(env: dict[str, str]) -> str:
-    command = ["tokens", "issue", "--role", "admin", "--scope", "tong-ldld-vn"]
-    command += ["--actor", "quan-tri", "--create-root", "Tổng Liên đoàn Lao động Việt Nam"]
-    result = subprocess.run(
-        [sys.executable, "-m", "services.submission.cli", *command],
-        env=env, cwd=REPO_ROOT, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return result.stdout.strip().splitlines()[-1]
-
-
 def _register(client: httpx.Client, campaign: str, unit: str, title: str, day: str | None) -> str:
     submitted = date.fromisoformat(day or CLOCK[:10])
     body = {
@@ -277,7 +266,7 @@ def stack(
         for name, port in ports.items():
             log_dir = workdir / "logs"
             started.append(start_service(name, port=port, env=env, log_dir=log_dir, log=print))
-        token = _admin_token(env)
+        token = issue_admin_token(workdir / "admin.token", env)
         campaign = f"cao-diem-40-ngay-{unique}"
         auth = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=urls["submission"], headers=auth, timeout=10) as client:

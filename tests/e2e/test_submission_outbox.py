@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
@@ -17,7 +15,7 @@ from kafka_tools import read_records
 
 from deploy.launcher import ServiceProcess, start_kafka, start_service
 from deploy.launcher.process import free_port
-from deploy.launcher.services import REPO_ROOT
+from deploy.launcher.stack import issue_admin_token
 from shared.events import decode
 from shared.kafka import ensure_topics, topic_specs
 from shared.settings import CommonSettings, env_name
@@ -67,20 +65,6 @@ def _start(env: dict[str, str], tmp_path: Path) -> ServiceProcess:
     return start_service(
         "submission", port=free_port(), env=env, log_dir=tmp_path / "logs", log=lambda _: None
     )
-
-
-def _admin_token(env: dict[str, str]) -> str:
-    command = ["tokens", "issue", "--role", "admin", "--scope", "tong-ldld-vn", "--actor", "e2e"]
-    command += ["--create-root", "Tổng Liên đoàn Lao động Việt Nam"]
-    result = subprocess.run(
-        [sys.executable, "-m", "services.submission.cli", *command],
-        env=env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout.strip().splitlines()[-1]
 
 
 def _seed(client: httpx.Client) -> None:
@@ -149,7 +133,7 @@ def test_registrations_accepted_while_kafka_is_down_all_arrive_in_order_per_unit
 
     service = _start(env, tmp_path)
     try:
-        with _client(service, _admin_token(env)) as client:
+        with _client(service, issue_admin_token(tmp_path / "admin.token", env)) as client:
             _seed(client)
             registered: dict[str, list[str]] = defaultdict(list)
             for n in range(200):
@@ -181,7 +165,7 @@ def test_an_event_committed_before_a_crash_is_published_after_the_restart(
     env = _env(tmp_path, port, unique)
     settings = _settings(env)
     service = _start(env, tmp_path)
-    with _client(service, _admin_token(env)) as client:
+    with _client(service, issue_admin_token(tmp_path / "admin.token", env)) as client:
         _seed(client)
         initiative_id = _register(client, SCHOOLS[0], 1)
     service.process.popen.kill()  # SIGKILL: no shutdown, no last publish  # type: ignore[union-attr]

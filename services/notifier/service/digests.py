@@ -26,9 +26,9 @@ from services.notifier.domain.digest import (
     recipients,
 )
 from services.notifier.domain.registry import Registry, Unit
-from services.notifier.domain.rules import CampaignPace, Standing
+from services.notifier.domain.rules import Standing
 from services.notifier.service import outbox
-from shared.counters import read_summaries
+from services.notifier.service.evaluation import pace_and_summaries
 from shared.database import Database
 from shared.events import CampaignDefinedData
 from shared.logging import get_logger
@@ -197,18 +197,13 @@ class DigestService:
     ) -> Digest:
         targets = self.registry.targets.get(campaign_id, {})
         children = [u for u in self.registry.children(recipient.id) if targets.get(u.id, 0) > 0]
-        # The campaign's pace once, as the evaluation judges: not once a unit.
-        pace = CampaignPace.at(
-            campaign_id=campaign_id,
-            campaign=campaign,
-            at=at,
-            backlog_limit_days=self.backlog_limit_days,
-        )
-        counters = await read_summaries(
+        pace, counters = await pace_and_summaries(
             self.redis,
             campaign_id,
+            campaign,
             [*(u.id for u in children), recipient.id],
-            waiting_before=pace.backlog_cutoff,
+            at=at,
+            backlog_limit_days=self.backlog_limit_days,
         )
         async with self.database.read_only() as session:
             last = await digest_store.previous(

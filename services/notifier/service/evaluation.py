@@ -80,6 +80,26 @@ class _Silences:
         )
 
 
+async def pace_and_summaries(
+    redis: Redis,
+    campaign_id: str,
+    campaign: CampaignDefinedData,
+    unit_ids: Sequence[str],
+    *,
+    at: datetime,
+    backlog_limit_days: int,
+) -> tuple[CampaignPace, dict[str, UnitSummary]]:
+    """The campaign's pace at ``at`` (computed once, not once a unit) and each unit's four
+    numbers, its backlog counted from the pace's cutoff: what an evaluation or a digest judges."""
+    pace = CampaignPace.at(
+        campaign_id=campaign_id, campaign=campaign, at=at, backlog_limit_days=backlog_limit_days
+    )
+    counters = await read_summaries(
+        redis, campaign_id, unit_ids, waiting_before=pace.backlog_cutoff
+    )
+    return pace, counters
+
+
 class Evaluator:
     """Evaluates every running campaign; writes only while this instance holds the lease."""
 
@@ -114,17 +134,13 @@ class Evaluator:
             silences = _Silences(await repository.active_silences(session, at), at)
         for campaign_id, campaign in list(self.registry.running(at)):
             units = self.registry.units_with_targets(campaign_id)
-            pace = CampaignPace.at(
-                campaign_id=campaign_id,
-                campaign=campaign,
-                at=at,
-                backlog_limit_days=self.backlog_limit_days,
-            )
-            counters = await read_summaries(
+            pace, counters = await pace_and_summaries(
                 self.redis,
                 campaign_id,
+                campaign,
                 [unit.id for unit, _ in units],
-                waiting_before=pace.backlog_cutoff,
+                at=at,
+                backlog_limit_days=self.backlog_limit_days,
             )
             # Judged outside the write transaction: SQLite holds its write lock from BEGIN,
             # and a silence or a digest written meanwhile would wait for the whole evaluation.
