@@ -14,6 +14,10 @@ import structlog
 
 from shared.settings import CommonSettings
 
+# Loggers of libraries that put record contents into their DEBUG lines (SQLAlchemy keeps its
+# own at WARNING unless echo is asked for, which the services never do).
+PERSONAL_DATA_DRIVERS = ("aiosqlite", "aiokafka", "asyncpg")
+
 
 def configure_logging(settings: CommonSettings, *, service: str) -> None:
     """Route structlog and stdlib logging to stdout in the configured format."""
@@ -56,6 +60,10 @@ def configure_logging(settings: CommonSettings, *, service: str) -> None:
         access.handlers[:] = [handler]
     # httpx logs every request at INFO; the services' own request metrics say more, for less.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # At DEBUG these drivers write every SQL parameter and every Kafka record they send: authors'
+    # names and heads' contacts. A service at DEBUG shows its own detail, never theirs.
+    for name in PERSONAL_DATA_DRIVERS:
+        logging.getLogger(name).setLevel(max(logging.INFO, root.level))
     structlog.contextvars.bind_contextvars(service=service)
 
 

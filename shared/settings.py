@@ -116,6 +116,20 @@ class SubmissionSettings(CommonSettings):
     submission_relay_idle_seconds: float = Field(
         0.5, gt=0, description="How often the relay looks for work when nobody wakes it."
     )
+    # 1,000 a second is far above what one client sends here (the simulator's batches, the
+    # benchmark's 8 concurrent clients at about 60 a second): a guard against a runaway loop.
+    submission_registration_rate_per_second: float = Field(
+        1000.0,
+        gt=0,
+        description="Registration requests (POST /initiatives, /initiatives/batch, "
+        "/initiatives/import) one API token may make per second, on average, in each instance "
+        "(429 above it).",
+    )
+    submission_registration_burst: int = Field(
+        2000,
+        ge=1,
+        description="Registration requests one API token may make at once before the rate applies.",
+    )
 
 
 class ScoringSettings(CommonSettings):
@@ -234,6 +248,17 @@ class NotifierSettings(CommonSettings):
     )
     notifier_tick_seconds: float = Field(
         1.0, gt=0, description="Real seconds between two looks at the lease, clock and outbox."
+    )
+    notifier_submission_url: str = Field(
+        "http://127.0.0.1:8001",
+        description="The submission service's address: the notifier asks it who a bearer token "
+        "belongs to (tokens live in its database only).",
+    )
+    notifier_token_cache_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="How long the notifier trusts what the submission service said of a token; "
+        "a revoked token stops working within this time (0: ask on every request).",
     )
 
 

@@ -100,6 +100,8 @@ class LocalStack:
             env[env_name("smtp_port")] = str(self.mail.port)
         for name, port in ports.items():
             env[env_name(SERVICES[name].port_setting)] = str(port)
+        if "submission" in ports:  # the notifier asks it who a bearer token belongs to
+            env[env_name("notifier_submission_url")] = f"http://127.0.0.1:{ports['submission']}"
         env.update(_dashboard_env(ports))
         env.update(self.settings)
         return env

@@ -19,12 +19,13 @@ from services.notifier.adapters.email import EmailSender
 from services.notifier.adapters.migrations import migrate
 from services.notifier.adapters.registry_reader import RegistryFollower
 from services.notifier.adapters.webhook import WebhookSender
-from services.notifier.api import alerts, digests, silences
+from services.notifier.api import alerts, auth, digests, silences
 from services.notifier.domain.registry import Registry
 from services.notifier.service.delivery import Dispatcher, Senders
 from services.notifier.service.digests import DigestService
 from services.notifier.service.evaluation import Evaluator
 from services.notifier.service.runner import LEASE_NAME, NotifierRunner, policy_from
+from shared.auth import TokenIntrospector
 from shared.clock import Clock, clock_from_settings
 from shared.database import Database, create_engine
 from shared.kafka import create_producer
@@ -57,9 +58,14 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
         database = Database(engine)
         clock = clock_from_settings(settings)
         registry = Registry()
-        follower = RegistryFollower(settings, registry)
+        follower = RegistryFollower(settings, registry, redis)
         app.state.database, app.state.clock, app.state.registry = database, clock, registry
         app.state.registry_ready = follower.ready
+        app.state.introspector = TokenIntrospector(
+            http,
+            base_url=settings.notifier_submission_url,
+            cache_seconds=settings.notifier_token_cache_seconds,
+        )
         # Who holds the lease, in logs and in the leases table.
         holder = f"{socket.gethostname()}:{os.getpid()}"
         digest_service = DigestService(
@@ -115,7 +121,10 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
         "silenced; by email, webhook and the Kafka alerts topic. Weekly and monthly digests.",
         settings=settings,
         lifespan=lifespan,
+        error_statuses=(400, 401, 403, 409, 415, 503),
+        json_only=True,
     )
+    auth.install(app)
     app.include_router(alerts.router)
     app.include_router(silences.router)
     app.include_router(digests.router)

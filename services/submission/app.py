@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from services.submission.adapters.migrations import migrate
 from services.submission.adapters.relay import OutboxRelay
 from services.submission.api import campaigns, initiatives, tokens, units
+from services.submission.api.deps import registration_buckets
 from services.submission.api.errors import install_error_handlers
 from services.submission.api.limits import BodySizeLimit
 from services.submission.service.unit_of_work import UnitOfWork
@@ -62,8 +63,11 @@ def create_app(settings: SubmissionSettings | None = None) -> FastAPI:
         "retried write safe.",
         settings=settings,
         lifespan=lifespan,
+        error_statuses=(400, 401, 403, 409, 415, 429),
+        max_body_bytes=None,  # BodySizeLimit below: uploads get a larger limit
     )
     app.state.clock = clock_from_settings(settings)
+    app.state.registration_buckets = registration_buckets(settings)
     install_error_handlers(app)
     app.add_middleware(
         BodySizeLimit,

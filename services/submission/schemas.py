@@ -54,10 +54,12 @@ class UnitCreate(Input):
 class UnitUpdate(Input):
     """Changes to a unit; its id, parent and level stay as they are."""
 
-    name: Annotated[Text, MaxChars(200)] | None = None
+    # Left out: unchanged. A unit always has a name and a member count, so null is refused
+    # (type error naming the field); sector, cluster and head may be cleared with null.
+    name: Annotated[Text, MaxChars(200)] = None  # type: ignore[assignment]
     sector: Annotated[Text, MaxChars(100)] | None = None
     emulation_cluster: Annotated[Text, MaxChars(100)] | None = None
-    members: int | None = Field(default=None, ge=0, le=10_000_000)
+    members: int = Field(default=None, ge=0, le=10_000_000)  # type: ignore[assignment]
     head: UnionHead | None = None
 
 

@@ -11,8 +11,16 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
+from redis.asyncio import Redis
 
-from shared.events import AnyEvent, EventDecodeError, decode
+from shared.events import (
+    AnyEvent,
+    CampaignDefined,
+    EventDecodeError,
+    TargetSet,
+    UnionUpserted,
+    decode,
+)
 
 DEAD_LETTER_HEADERS = (
     "dlq.reason",
@@ -116,3 +124,68 @@ def read_dead_letter(record: Any) -> DeadLetter:
         key=record.key,
         value=record.value,
     )
+
+
+REGISTRY_EVENTS = (UnionUpserted, CampaignDefined, TargetSet)
+RegistryEvent = UnionUpserted | CampaignDefined | TargetSet
+
+
+def dead_letter_marker(consumer: str, record: ConsumedRecord) -> str:
+    """The Redis key saying ``consumer`` has dead-lettered this record already."""
+    return f"dlq:sent:{consumer}:{record.topic}:{record.partition}:{record.offset}"
+
+
+class OnceDeadLetters:
+    """Dead-letters the poison of a topic that is read from its start at every start.
+
+    Every instance reads the whole compacted registry topic each time it starts: without a
+    marker, one bad record would be dead-lettered again by every start of every instance. A
+    Redis key per (consumer, topic, partition, offset), set before sending and removed if the
+    send fails, makes it once per consumer name.
+    """
+
+    def __init__(
+        self, producer: AIOKafkaProducer, redis: Redis, *, dead_letter_topic: str, consumer: str
+    ) -> None:
+        self.producer = producer
+        self.redis = redis
+        self.dead_letter_topic = dead_letter_topic
+        self.consumer = consumer
+
+    async def send(self, record: ConsumedRecord, *, reason: str, detail: str) -> None:
+        """Send ``record`` to the dead-letter topic unless this consumer already has."""
+        marker = dead_letter_marker(self.consumer, record)
+        if not await self.redis.set(marker, "1", nx=True):
+            return
+        try:
+            await send_to_dead_letter(
+                self.producer,
+                self.dead_letter_topic,
+                record,
+                reason=reason,
+                detail=detail,
+                consumer=self.consumer,
+            )
+        except BaseException:
+            await self.redis.delete(marker)  # not sent: the next start tries again
+            raise
+
+
+async def decode_registry_record(
+    record: ConsumedRecord, dead_letters: OnceDeadLetters
+) -> RegistryEvent | None:
+    """A registry record's event; None for a tombstone (nothing to apply) and for poison, which
+    goes to the dead-letter topic: undecodable, of an unknown type or version, invalid, or an
+    event that does not belong on the registry topic."""
+    if record.value is None:
+        return None
+    try:
+        event = decode(record.value)
+    except EventDecodeError as error:
+        await dead_letters.send(record, reason=error.reason, detail=error.detail)
+        return None
+    if not isinstance(event, REGISTRY_EVENTS):
+        detail = f"type: {event.type} does not belong on the registry topic"
+        await dead_letters.send(record, reason="unexpected_type", detail=detail)
+        return None
+    return event

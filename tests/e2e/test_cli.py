@@ -88,6 +88,7 @@ def stack(
         "clock_start": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "clock_speed": "0",
         **{SERVICES[name].port_setting: str(port) for name, port in ports.items()},
+        "notifier_submission_url": f"http://127.0.0.1:{ports['submission']}",  # token checks
     }
     variables = {env_name(k): v for k, v in values.items()}
     variables[env_name("submission_person_key_secret")] = "cli-e2e-person-key-" + "x" * 24

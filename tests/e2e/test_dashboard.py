@@ -137,6 +137,7 @@ def _env(
         "notifier_consumer_group": f"notifier-{unique}",
         "scoring_dashboard_submission_url": urls["submission"],
         "scoring_dashboard_notifier_url": urls["notifier"],
+        "notifier_submission_url": urls["submission"],  # the notifier checks tokens there
         # The page is served by scoring and calls the other two from the browser.
         "cors_allow_origins": json.dumps([urls["scoring"]]),
         "clock_start": CLOCK,
@@ -237,7 +238,8 @@ def _firing(stack: Stack) -> set[tuple[str, str]]:
 def _evaluated(stack: Stack) -> bool:
     """The notifier evaluated the campaign and the lagging unit's alert fires (503 while the
     notifier still reads the registry)."""
-    httpx.post(f"{stack.notifier}/evaluations", timeout=30)
+    auth = {"Authorization": f"Bearer {stack.token}"}  # an admin over the whole hierarchy
+    httpx.post(f"{stack.notifier}/evaluations", headers=auth, timeout=30)
     return (LAGGING, "critical") in _firing(stack)
 
 

@@ -13,9 +13,17 @@ import httpx
 import pytest
 from event_samples import ICT, dak_lak_campaign, target_event, union_event
 from notifier_servers import SmtpCatcher
+from token_service import token_service
 
 from services.notifier.app import create_app
-from shared.events import AlertChannel, UnionHead, UnionLevel, encode, partition_key
+from shared.events import (
+    AlertChannel,
+    AnyEvent,
+    UnionHead,
+    UnionLevel,
+    encode,
+    partition_key,
+)
 from shared.kafka import create_producer
 from shared.settings import CommonSettings, NotifierSettings
 
@@ -27,13 +35,44 @@ SCHOOL = [*PROVINCE, "cdcs-thpt-bmt"]
 
 
 @asynccontextmanager
-async def notifier_client(settings: NotifierSettings) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with its lifespan running, and a client talking to it in process."""
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://notifier") as client:
-            yield client
+async def notifier_client(
+    settings: NotifierSettings, tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan running, and a client talking to it in process with an admin
+    token over the whole hierarchy (checked with a real submission service)."""
+    async with token_service(tmp_path) as tokens:
+        _, admin = await tokens.issue("admin", PROVINCE[0])
+        app = create_app(settings.model_copy(update={"notifier_submission_url": tokens.url}))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(
+                transport=transport,
+                base_url="http://notifier",
+                headers={"Authorization": f"Bearer {admin}"},
+            ) as client:
+                await asyncio.wait_for(app.state.registry_ready.wait(), 20)
+                yield client
+
+
+async def publish(settings: CommonSettings, events: list[AnyEvent]) -> None:
+    """Put registry records on the test's registry topic."""
+    producer = create_producer(settings)
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(
+                settings.topic_registry, encode(event), key=partition_key(event)
+            )
+    finally:
+        await producer.stop()
+
+
+CITY = [*PROVINCE, "ldld-tp-bmt"]
+CITY_UNITS: list[AnyEvent] = [
+    union_event(PROVINCE[:1], UnionLevel.NATIONAL),
+    union_event(PROVINCE, UnionLevel.PROVINCE),
+    union_event(CITY, UnionLevel.UPPER_LEVEL),
+]
 
 
 def notifier_settings(
@@ -51,8 +90,9 @@ def notifier_settings(
 async def test_silences_are_created_listed_and_expired(
     settings: CommonSettings, tmp_path: Path, smtp_server: SmtpCatcher
 ) -> None:
+    await publish(settings, CITY_UNITS)
     config = notifier_settings(tmp_path, settings, smtp_server, notifier_evaluate=False)
-    async with notifier_client(config) as client:
+    async with notifier_client(config, tmp_path) as client:
         created = await client.post(
             "/silences",
             json={
@@ -77,8 +117,9 @@ async def test_silences_are_created_listed_and_expired(
 async def test_a_silence_ending_before_it_starts_is_refused_naming_the_field(
     settings: CommonSettings, tmp_path: Path, smtp_server: SmtpCatcher
 ) -> None:
+    await publish(settings, CITY_UNITS)
     config = notifier_settings(tmp_path, settings, smtp_server, notifier_evaluate=False)
-    async with notifier_client(config) as client:
+    async with notifier_client(config, tmp_path) as client:
         refused = await client.post(
             "/silences",
             json={
@@ -122,7 +163,7 @@ async def test_an_evaluation_on_demand_reads_the_registry_topic_and_emails_the_h
         tmp_path, settings, smtp_server, notifier_evaluation_interval_minutes=10_000
     )
 
-    async with notifier_client(config) as client:
+    async with notifier_client(config, tmp_path) as client:
         evaluated = await _evaluate_when_registry_read(client)
         alerts = (await client.get("/alerts", params={"campaign_id": campaign_id})).json()
         log = (await client.get("/deliveries", params={"channel": "email"})).json()

@@ -24,6 +24,7 @@ from event_samples import ICT, dak_lak_campaign, target_event, union_event
 from notifier_servers import ReceivedEmail, SmtpCatcher
 from openpyxl import load_workbook
 from redis.asyncio import Redis
+from token_service import token_service
 
 from services.notifier.adapters.email import EmailSender
 from services.notifier.adapters.migrations import migrate
@@ -280,12 +281,19 @@ async def notifier_client(
             "notifier_evaluation_interval_minutes": 10_000,
         }
     )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://notifier") as client:
-            await asyncio.wait_for(app.state.registry_ready.wait(), 20)
-            yield client
+    # The API needs a token (an admin over the whole hierarchy): the submission service says.
+    async with token_service(tmp_path) as tokens:
+        _, admin = await tokens.issue("admin", PROVINCE[0])
+        app = create_app(settings.model_copy(update={"notifier_submission_url": tokens.url}))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(
+                transport=transport,
+                base_url="http://notifier",
+                headers={"Authorization": f"Bearer {admin}"},
+            ) as client:
+                await asyncio.wait_for(app.state.registry_ready.wait(), 20)
+                yield client
 
 
 async def test_the_excel_download_holds_the_same_digest_as_the_json(

@@ -52,6 +52,10 @@ def _fill(
     for offset, row in enumerate(rows, start=1):
         for index, (key, _) in enumerate(columns, start=1):
             cell = sheet.cell(row=HEADER_ROW + offset, column=index, value=_cell(key, row[key]))
+            if cell.data_type == "f":
+                # openpyxl stores any text starting with "=" as a formula; a unit named
+                # "=HYPERLINK(...)" must reach the meeting as text, not run there.
+                cell.data_type = "s"
             if key in FORMATS:
                 cell.number_format = FORMATS[key]
     sheet.freeze_panes = sheet.cell(row=HEADER_ROW + 1, column=1)

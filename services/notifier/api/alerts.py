@@ -11,6 +11,12 @@ from sqlmodel import col, select
 
 from services.notifier.adapters import repository
 from services.notifier.adapters.tables import AlertRow, DeliveryRow
+from services.notifier.api.auth import (
+    PrincipalDep,
+    require_root_admin,
+    require_unit,
+    subtree_ids,
+)
 from services.notifier.domain.lifecycle import AlertStatus
 from shared.events import AlertRule
 
@@ -95,15 +101,19 @@ async def unit_history(campaign_id: str, unit_id: str, request: Request) -> Any:
 @router.get("/deliveries", response_model=list[DeliveryOut])
 async def deliveries(
     request: Request,
+    principal: PrincipalDep,
     recipient_union_id: str | None = None,
     status: str | None = Query(None, pattern="^(pending|sent|failed)$"),
     channel: str | None = Query(None, pattern="^(email|webhook|kafka)$"),
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> Any:
-    """The delivery log, newest first."""
+    """The delivery log of the heads inside the token's scope, newest first."""
     query = select(DeliveryRow)
     if recipient_union_id:
+        require_unit(request, principal, recipient_union_id)
         query = query.where(DeliveryRow.recipient_union_id == recipient_union_id)
+    elif (inside := subtree_ids(request, principal)) is not None:
+        query = query.where(col(DeliveryRow.recipient_union_id).in_(sorted(inside)))
     if status:
         query = query.where(DeliveryRow.status == status)
     if channel:
@@ -114,8 +124,10 @@ async def deliveries(
 
 
 @router.post("/evaluations")
-async def evaluate(request: Request) -> Any:
-    """Evaluate every running campaign now (the clock's now), then send what it made."""
+async def evaluate(request: Request, principal: PrincipalDep) -> Any:
+    """Evaluate every running campaign now (the clock's now), then send what it made (an admin
+    over the whole hierarchy)."""
+    require_root_admin(request, principal)
     runner = request.app.state.runner
     if runner is None:
         raise HTTPException(409, "this instance does not evaluate (SANGKIEN_NOTIFIER_EVALUATE)")

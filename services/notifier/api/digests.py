@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from services.notifier.adapters import repository
 from services.notifier.adapters.digest_render import digest_json, period_json
 from services.notifier.adapters.digest_workbook import CONTENT_TYPE, filename, workbook_bytes
+from services.notifier.api.auth import PrincipalDep, require_root_admin, require_unit
 from services.notifier.domain.digest import Digest, PeriodKind
 from services.notifier.service.digests import (
     DigestService,
@@ -28,17 +29,28 @@ Period = Annotated[PeriodKind, Query(description="week (ISO, Monday to Sunday) o
 
 @router.get("/units/{unit_id}/digest")
 async def digest(
-    campaign_id: str, unit_id: str, request: Request, period: Period = PeriodKind.WEEK
+    campaign_id: str,
+    unit_id: str,
+    request: Request,
+    principal: PrincipalDep,
+    period: Period = PeriodKind.WEEK,
 ) -> Any:
-    """The head's digest of the current week or month, as of the clock's now (not stored)."""
+    """The head's digest of the current week or month, as of the clock's now (not stored); for
+    a token whose scope covers the unit."""
+    require_unit(request, principal, unit_id)
     return digest_json(await _preview(request, campaign_id, unit_id, period))
 
 
 @router.get("/units/{unit_id}/digest.xlsx", response_class=Response)
 async def digest_workbook(
-    campaign_id: str, unit_id: str, request: Request, period: Period = PeriodKind.WEEK
+    campaign_id: str,
+    unit_id: str,
+    request: Request,
+    principal: PrincipalDep,
+    period: Period = PeriodKind.WEEK,
 ) -> Response:
     """The same digest as an Excel workbook: the ranking, laggards, no initiative, backlog."""
+    require_unit(request, principal, unit_id)
     found = await _preview(request, campaign_id, unit_id, period)
     # openpyxl builds the file in a few ms for a few hundred units; off the event loop anyway.
     content = await asyncio.to_thread(workbook_bytes, found)
@@ -50,9 +62,13 @@ async def digest_workbook(
 
 
 @router.post("/digests")
-async def send(campaign_id: str, request: Request, period: Period = PeriodKind.WEEK) -> Any:
+async def send(
+    campaign_id: str, request: Request, principal: PrincipalDep, period: Period = PeriodKind.WEEK
+) -> Any:
     """Make the current period's digest for every head of the campaign that has not had it (the
-    loop sends it within a second); a second call in the same period makes none, and says so."""
+    loop sends it within a second); a second call in the same period makes none, and says so.
+    An admin over the whole hierarchy only."""
+    require_root_admin(request, principal)
     runner = request.app.state.runner
     if runner is None:
         raise HTTPException(409, "this instance does not send (SANGKIEN_NOTIFIER_EVALUATE)")

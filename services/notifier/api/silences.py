@@ -1,4 +1,4 @@
-"""Silences: create, list, expire."""
+"""Silences: create, list, expire; within the token's scope."""
 
 from __future__ import annotations
 
@@ -11,6 +11,13 @@ from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from sqlmodel import col, select
 
 from services.notifier.adapters.tables import SilenceRow
+from services.notifier.api.auth import (
+    SILENCERS,
+    PrincipalDep,
+    require_role,
+    require_unit,
+    within,
+)
 from shared.events import AlertRule
 
 router = APIRouter(prefix="/silences", tags=["silences"])
@@ -52,8 +59,11 @@ class SilenceOut(BaseModel):
 
 
 @router.post("", status_code=201, response_model=SilenceOut)
-async def create(silence: SilenceIn, request: Request) -> Any:
-    """Silence a unit or subtree, one rule or all, from now (or starts_at) until ends_at."""
+async def create(silence: SilenceIn, request: Request, principal: PrincipalDep) -> Any:
+    """Silence a unit or subtree, one rule or all, from now (or starts_at) until ends_at (an
+    officer or admin whose scope covers the unit)."""
+    require_role(principal, SILENCERS)
+    require_unit(request, principal, silence.unit_id)
     clock_now = request.app.state.clock.now()
     row = SilenceRow(
         id=str(uuid.uuid4()),
@@ -75,8 +85,9 @@ async def create(silence: SilenceIn, request: Request) -> Any:
 
 
 @router.get("", response_model=list[SilenceOut])
-async def list_silences(request: Request, active: bool = True) -> Any:
-    """Silences in force now (the clock's now), or all with ``active=false``."""
+async def list_silences(request: Request, principal: PrincipalDep, active: bool = True) -> Any:
+    """Silences of units inside the token's scope in force now (the clock's now), or all with
+    ``active=false``."""
     query = select(SilenceRow).order_by(col(SilenceRow.ends_at))
     if active:
         now = request.app.state.clock.now()
@@ -86,15 +97,19 @@ async def list_silences(request: Request, active: bool = True) -> Any:
             col(SilenceRow.expired_at).is_(None),
         )
     async with request.app.state.database.read_only() as session:
-        return list(await session.exec(query))
+        # Silences are few (dozens), so the scope is applied here rather than in SQL.
+        return within(request, principal, await session.exec(query))
 
 
 @router.delete("/{silence_id}", response_model=SilenceOut)
-async def expire(silence_id: str, request: Request) -> Any:
-    """Expire a silence now; it stays in the list of all silences."""
+async def expire(silence_id: str, request: Request, principal: PrincipalDep) -> Any:
+    """Expire a silence now; it stays in the list of all silences (an officer or admin whose
+    scope covers its unit)."""
+    require_role(principal, SILENCERS)
     async with request.app.state.database.transaction() as session:
         row = await session.get(SilenceRow, silence_id)
         if row is None:
             raise HTTPException(404, f"no silence {silence_id}")
+        require_unit(request, principal, row.unit_id)
         row.expired_at = row.expired_at or datetime.now(UTC)
     return row

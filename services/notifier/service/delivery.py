@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -79,7 +81,7 @@ class Dispatcher:
         try:
             await self._send(row)
         except DeliveryError as failed:
-            error = failed
+            error = _without_destination(failed, row)
         async with self.database.transaction() as session:
             stored = await session.get(DeliveryRow, row.id)
             if stored is None or stored.status != "pending":
@@ -145,6 +147,22 @@ def _record(row: DeliveryRow, error: DeliveryError | None, *, now: datetime) -> 
         row.status = "failed"
         return
     row.next_attempt_at = now + next_attempt_delay(row.attempts, jitter=random.random())
+
+
+def _without_destination(error: DeliveryError, row: DeliveryRow) -> DeliveryError:
+    """The error with the head's address or webhook URL (and its host) taken out: it is logged
+    and shown by GET /deliveries, and a head's contacts are personal data. SMTP servers often
+    quote the refused address in their answer, so the senders' messages alone are not enough."""
+    if row.channel == AlertChannel.KAFKA.value:  # the destination is a topic
+        return error
+    found = {row.destination}
+    if row.channel == AlertChannel.WEBHOOK.value:
+        parts = urlsplit(row.destination)
+        found |= {parts.netloc, parts.hostname or ""}
+    message = error.message
+    for text in sorted((t for t in found if t), key=len, reverse=True):
+        message = re.sub(re.escape(text), "<recipient>", message, flags=re.IGNORECASE)
+    return DeliveryError(message, retryable=error.retryable)
 
 
 def _outcome(status: str, error: DeliveryError | None) -> str:

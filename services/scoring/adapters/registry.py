@@ -14,7 +14,12 @@ from services.scoring.adapters.rankings import METRICS, Rankings
 from shared.counters import CounterKeys, RegistryKeys, effective_target, encode_facts
 from shared.events import AnyEvent, CampaignDefined, TargetSet, UnionUpserted, decode
 from shared.events.codec import EventDecodeError
-from shared.kafka import create_registry_reader
+from shared.kafka import (
+    OnceDeadLetters,
+    create_producer,
+    create_registry_reader,
+    decode_registry_record,
+)
 from shared.logging import get_logger
 from shared.settings import ScoringSettings
 
@@ -30,6 +35,12 @@ async def apply_registry_event(redis: Redis, raw: bytes, rankings: Rankings | No
     except EventDecodeError as error:
         log.warning("registry.unreadable", reason=error.reason, detail=error.detail)
         return False
+    await apply_registry(redis, event, rankings)
+    return True
+
+
+async def apply_registry(redis: Redis, event: AnyEvent, rankings: Rankings | None = None) -> None:
+    """Store one registry event and re-rank what it changes (other events change nothing)."""
     rankings = rankings or Rankings(redis)
     directory = rankings.directory
     if isinstance(event, UnionUpserted):
@@ -39,7 +50,7 @@ async def apply_registry_event(redis: Redis, raw: bytes, rankings: Rankings | No
         before, facts = await pipe.execute()
         if before == _union_fields(event) and facts == _facts(event):
             # Every start reads the whole registry again: an unchanged unit needs nothing.
-            return True
+            return
         await _store(redis, event)
         directory.forget_unit(event.union_id)
         for campaign_id in await redis.smembers(RegistryKeys.campaigns()):
@@ -56,7 +67,6 @@ async def apply_registry_event(redis: Redis, raw: bytes, rankings: Rankings | No
         if isinstance(event, TargetSet):
             directory.forget_target(event.campaign_id, event.union_id)
             await rankings.rescore(event.campaign_id, [event.union_id])
-    return True
 
 
 async def _leave_old_groups(
@@ -138,17 +148,29 @@ class RegistryReader:
         self._stopping = asyncio.Event()
 
     async def run(self) -> None:
-        """Read from the start, then follow, until ``stop()``."""
+        """Read from the start, then follow, until ``stop()``; poison goes to the dead-letter
+        topic (once, whichever instance reads it first) and the reading carries on."""
         consumer = create_registry_reader(self.settings)
-        await consumer.start()
+        producer = create_producer(self.settings)
+        dead_letters = OnceDeadLetters(
+            producer,
+            self.redis,
+            dead_letter_topic=self.settings.topic_dead_letter,
+            consumer=f"{self.settings.scoring_consumer_group}.registry",
+        )
+        await producer.start()
         try:
+            await consumer.start()
             while not self._stopping.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=5000)
                 for records in batches.values():
                     for record in records:
-                        await apply_registry_event(self.redis, record.value or b"", self.rankings)
+                        event = await decode_registry_record(record, dead_letters)
+                        if event is not None:
+                            await apply_registry(self.redis, event, self.rankings)
         finally:
             await consumer.stop()
+            await producer.stop()
 
     async def stop(self) -> None:
         """Stop after the batch in hand."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, time
@@ -40,6 +41,8 @@ CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PROBLEMS_KEY = "__problems__"
 MAX_FORMULAS_REPORTED = 50  # enough to show the pattern without a megabyte of problems
+FORMULA_SIGNS = frozenset("=+-@")
+_NUMBER = re.compile(r"[+-]?\d+([.,]\d+)*")
 
 Table = list[tuple[int, dict[str, str]]]
 Cells = Iterator[tuple[int, list[str]]]
@@ -98,6 +101,7 @@ def _table(cells: Cells, max_rows: int) -> Table:
         raise InvalidInput(Problem("file", "header", "row 1 must name the columns", 1))
     _refuse_duplicate_headers(headers)
     table: Table = []
+    formulas: list[Problem] = []
     for number, row in cells:
         values = {name: row[i] if i < len(row) else "" for i, name in enumerate(headers) if name}
         if not any(values.values()):
@@ -105,8 +109,25 @@ def _table(cells: Cells, max_rows: int) -> Table:
         if len(table) == max_rows:
             message = f"more than {max_rows} rows: split the file"
             raise InvalidInput(Problem("file", "max_rows", message, number))
+        formulas.extend(_formula_texts(number, row))
         table.append((number, values))
+    if formulas:
+        raise InvalidInput(*formulas[:MAX_FORMULAS_REPORTED])
     return table
+
+
+def _formula_texts(row: int, cells: list[str]) -> Iterator[Problem]:
+    # A text starting with = + - or @ is a formula to Excel and LibreOffice: stored, it would
+    # run in whoever opens an export of it (CSV injection, "=HYPERLINK(...)", "@SUM(cmd|...)").
+    # A plain number ("-5") is only a number.
+    for column, text in enumerate(cells, start=1):
+        if text[:1] in FORMULA_SIGNS and not _NUMBER.fullmatch(text):
+            letter = get_column_letter(column)
+            message = (
+                f"cell {letter}{row} starts with {text[0]!r}, which a spreadsheet runs as a "
+                "formula: remove the sign or begin with a word"
+            )
+            yield Problem(letter, "no_formulas", message, row)
 
 
 def _refuse_duplicate_headers(headers: list[str]) -> None:
@@ -179,7 +200,12 @@ def _read_xlsx(content: bytes, max_rows: int) -> Table:
         # Some writers record a wrong size; without it every cell that exists is read.
         sheet.reset_dimensions()
         table = _table(_xlsx_cells(sheet.iter_rows(), formulas), max_rows)
-    except InvalidInput:
+    except InvalidInput as refused:
+        # Text that looks like a formula was refused once every row was read: name the
+        # formula cells with it, row by row, so one round of fixes is enough.
+        if formulas and all(p.rule == "no_formulas" for p in refused.problems):
+            every = sorted([*formulas, *refused.problems], key=_cell_order)
+            raise InvalidInput(*every[:MAX_FORMULAS_REPORTED]) from None
         raise
     except Exception as error:  # a sheet's XML is only parsed while its rows are read
         raise _not_xlsx(error) from error
@@ -188,6 +214,10 @@ def _read_xlsx(content: bytes, max_rows: int) -> Table:
     if formulas:
         raise InvalidInput(*formulas[:MAX_FORMULAS_REPORTED])
     return table
+
+
+def _cell_order(problem: Problem) -> tuple[int, int, str]:
+    return problem.row or 0, len(problem.field), problem.field
 
 
 def _not_xlsx(error: Exception) -> InvalidInput:

@@ -1,7 +1,9 @@
-"""Dependencies of the routes: the unit of work, the caller, the settings."""
+"""Dependencies of the routes: the unit of work, the caller, the settings, the registration
+rate limit."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -9,6 +11,7 @@ from fastapi import Depends, Request
 from services.submission.api.errors import HTTPProblem
 from services.submission.domain.access import Principal
 from services.submission.domain.errors import Problem
+from services.submission.domain.rate_limit import TokenBuckets, retry_after_header
 from services.submission.service import tokens
 from services.submission.service.unit_of_work import UnitOfWork
 from shared.clock import Clock
@@ -49,6 +52,40 @@ async def get_principal(
     return principal
 
 
+def registration_buckets(settings: SubmissionSettings) -> TokenBuckets:
+    """The per-token allowance of registration requests, from the settings (one per app)."""
+    return TokenBuckets(
+        rate=settings.submission_registration_rate_per_second,
+        burst=settings.submission_registration_burst,
+    )
+
+
+async def limit_registrations(request: Request, principal: PrincipalDep) -> None:
+    """429 with Retry-After when the caller's token is over its registration rate.
+
+    The buckets live in this process: with N instances behind a load balancer a token may make
+    up to N times the rate. The limit guards the service against one runaway client, it is not
+    a quota, so that slack is acceptable and costs no database write per request.
+    """
+    buckets: TokenBuckets = request.app.state.registration_buckets
+    verdict = buckets.take(principal.token_id, time.monotonic())
+    if verdict.allowed:
+        return
+    rate, burst = buckets.rate, buckets.burst
+    retry_after = retry_after_header(verdict.retry_after_seconds)
+    raise HTTPProblem(
+        429,
+        "rate_limited",
+        Problem(
+            "authorization",
+            "registration_rate",
+            f"this token is over its registration limit of {rate:g} requests a second "
+            f"(bursts of {burst}); try again in {retry_after} s",
+        ),
+        headers={"Retry-After": retry_after},
+    )
+
+
 def _unauthorized(message: str) -> HTTPProblem:
     return HTTPProblem(
         401,
@@ -62,3 +99,4 @@ UowDep = Annotated[UnitOfWork, Depends(get_uow)]
 SettingsDep = Annotated[SubmissionSettings, Depends(get_settings)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
+RegistrationLimit = Depends(limit_registrations)

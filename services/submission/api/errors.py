@@ -9,9 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.submission.domain.errors import (
     Conflict,
@@ -87,7 +85,7 @@ def validation_problems(
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Map domain errors, validation errors and HTTP errors to JSON problem responses."""
+    """Map domain errors and refusals outside the domain to JSON problem responses."""
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
@@ -100,20 +98,4 @@ def install_error_handlers(app: FastAPI) -> None:
             problem_body(exc.error, exc.problems), status_code=exc.status_code, headers=exc.headers
         )
 
-    @app.exception_handler(RequestValidationError)
-    async def request_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = validation_problems(
-            list(exc.errors()), drop_prefix=("body", "query", "path", "header")
-        )
-        return JSONResponse(problem_body("invalid_input", problems), status_code=422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        problem = Problem(
-            "path" if exc.status_code in (404, 405) else "request",
-            f"http_{exc.status_code}",
-            str(exc.detail),
-        )
-        return JSONResponse(
-            problem_body(f"http_{exc.status_code}", [problem]), status_code=exc.status_code
-        )
+    # Validation errors and HTTP errors: the shared handlers build_app installed, same shape.

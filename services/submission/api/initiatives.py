@@ -9,7 +9,13 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.submission.api.deps import ClockDep, PrincipalDep, SettingsDep, UowDep
+from services.submission.api.deps import (
+    ClockDep,
+    PrincipalDep,
+    RegistrationLimit,
+    SettingsDep,
+    UowDep,
+)
 from services.submission.api.idempotent import run_write
 from services.submission.api.limits import CSV, JSON, XLSX, require_content_type
 from services.submission.api.uploads import batch_rows_from_request, initiative_rows_from_request
@@ -35,7 +41,12 @@ router = APIRouter(prefix="/initiatives", tags=["initiatives"])
 json_body = Depends(require_content_type(JSON))
 
 
-@router.post("", status_code=201, response_model=InitiativePublic, dependencies=[json_body])
+@router.post(
+    "",
+    status_code=201,
+    response_model=InitiativePublic,
+    dependencies=[RegistrationLimit, json_body],
+)
 async def register(
     body: InitiativeCreate,
     request: Request,
@@ -57,7 +68,7 @@ async def register(
 @router.post(
     "/batch",
     response_model=BatchReport,
-    dependencies=[json_body],
+    dependencies=[RegistrationLimit, json_body],
     openapi_extra={
         "requestBody": {"content": {JSON: {"schema": InitiativeBatch.model_json_schema()}}}
     },
@@ -80,7 +91,7 @@ async def register_batch(
 @router.post(
     "/import",
     response_model=BatchReport,
-    dependencies=[Depends(require_content_type(CSV, XLSX))],
+    dependencies=[RegistrationLimit, Depends(require_content_type(CSV, XLSX))],
     summary="Import a support team's CSV or Excel sheet, with a per-row report",
 )
 async def import_sheet(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -70,6 +70,33 @@ async def issue(
         return TokenIssued(**issued.__dict__)
 
     return await run_write(request, uow, principal, use_case, status_code=201)
+
+
+class TokenSelf(BaseModel):
+    """What a token is: its holder's role and scope, and when it expires (never the token)."""
+
+    id: str
+    actor_id: str
+    role: Role
+    scope_union_id: str
+    expires_at: datetime | None
+
+
+@router.get("/self", response_model=TokenSelf)
+async def introspect(principal: PrincipalDep) -> TokenSelf:
+    """The bearer token's own role, scope and expiry: how the other services (the notifier)
+    check a token, since tokens live in this service's database only; 401 when it is not
+    valid."""
+    expires_at = principal.expires_at
+    if expires_at is not None and expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=UTC)  # SQLite gives naive UTC times back
+    return TokenSelf(
+        id=principal.token_id,
+        actor_id=principal.actor_id,
+        role=principal.role,
+        scope_union_id=principal.scope_union_id,
+        expires_at=expires_at,
+    )
 
 
 @router.delete("/{token_id}", status_code=204)

@@ -20,9 +20,15 @@ def _content_type(request: Request) -> str:
 
 
 async def _json_body(request: Request) -> Any:
+    content = await request.body()
     try:
-        return json.loads(await request.body())
-    except (UnicodeDecodeError, ValueError) as error:
+        return json.loads(content)
+    except UnicodeDecodeError as error:  # before ValueError: it is one
+        message = (
+            f"the body is not UTF-8: byte 0x{content[error.start]:02X} at offset {error.start}"
+        )
+        raise HTTPProblem(400, "invalid_body", Problem("body", "utf8", message)) from error
+    except ValueError as error:
         raise HTTPProblem(
             400, "invalid_json", Problem("body", "json", f"the body is not valid JSON: {error}")
         ) from error

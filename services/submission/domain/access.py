@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from services.submission.domain.errors import Forbidden, Problem
@@ -49,6 +50,7 @@ class Principal:
     actor_id: str  # recorded as reviewer / entered_by: an opaque id, never a name
     role: Role
     scope_union_id: str
+    expires_at: datetime | None = None  # None: never (or not known, for a system principal)
 
     def may(self, action: Action) -> bool:
         """Whether the role allows ``action`` anywhere."""

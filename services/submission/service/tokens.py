@@ -77,6 +77,7 @@ async def authenticate(session: AsyncSession, token: str) -> Principal | None:
         actor_id=row.actor_id,
         role=Role(row.role),
         scope_union_id=row.scope_union_id,
+        expires_at=row.expires_at,
     )
 
 
