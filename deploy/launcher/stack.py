@@ -147,6 +147,49 @@ class LocalStack:
         write_private(path, "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()))
         return path
 
+    def kill(self, name: str) -> None:
+        """SIGKILL one started component (``kafka``, ``redis``, ``mail`` or a service) and reap
+        it: a crash, with no shutdown of any kind (fault tests)."""
+        process = self._component(name).process
+        if process.popen is not None and process.running():
+            os.kill(process.popen.pid, signal.SIGKILL)
+            process.popen.wait(timeout=30)
+
+    def restart(self, name: str) -> None:
+        """Start a component that has exited again in place: the same port, the same data
+        folder (Redis keeps what its append-only file holds; wipe the folder first to lose it).
+
+        Call it from a thread that lives as long as the stack: the kernel sends a child SIGTERM
+        when the thread that started it exits (PR_SET_PDEATHSIG), not only the process."""
+        old = self._component(name)
+        if old.process.running():
+            raise LaunchError(f"{name} is still running: stop or kill it first")
+        fresh: _Component
+        if name == "kafka" and self.kafka is not None:
+            port = int(self.kafka.bootstrap_servers.rsplit(":", 1)[1])
+            fresh = self.kafka = start_kafka(
+                workdir=self.workdir / "kafka", port=port, log=self.log
+            )
+        elif name == "redis" and self.redis is not None:
+            fresh = self.redis = start_redis(
+                workdir=self.workdir / "redis", port=self.redis.port, persistent=True, log=self.log
+            )
+        elif name in self.services:
+            ports = {n: int(s.url.rsplit(":", 1)[1]) for n, s in self.services.items()}
+            env = {**os.environ, **self.service_env(ports)}
+            fresh = self.services[name] = start_service(
+                name, port=ports[name], env=env, log_dir=self.workdir / "logs", log=self.log
+            )
+        else:
+            raise LaunchError(f"{name} cannot be restarted in place")
+        self._started = [(n, fresh if n == name else part) for n, part in self._started]
+
+    def _component(self, name: str) -> _Component:
+        for started, part in self._started:
+            if started == name:
+                return part
+        raise LaunchError(f"no component {name!r} was started")
+
     def dead(self) -> list[str]:
         """Names of started components whose process has exited."""
         return [name for name, part in self._started if not part.process.running()]

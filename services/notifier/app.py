@@ -42,6 +42,9 @@ from shared.settings import NotifierSettings
 
 log = get_logger(__name__)
 
+# How long a stop waits for the evaluation and dispatch in hand (uvicorn is given 10 s).
+ROUND_GRACE_SECONDS = 8.0
+
 
 def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     """Build the app; nothing connects until the lifespan starts."""
@@ -103,6 +106,11 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
         finally:
             if runner is not None:
                 await runner.stop()
+                # Let the round in hand finish: cancelled between an SMTP send and its commit,
+                # a delivery went out unrecorded and would go again after the restart. (Before
+                # the registry is read, the runner waits for it and has no round in hand.)
+                if follower.ready.is_set():
+                    await asyncio.wait(tasks[-1:], timeout=ROUND_GRACE_SECONDS)
             await follower.stop()
             for task in tasks:
                 task.cancel()

@@ -5,8 +5,6 @@ what the pace model says of the numbers it saw, which were the database's truth 
 
 from __future__ import annotations
 
-import email
-import email.policy
 import signal
 import sqlite3
 import subprocess
@@ -16,11 +14,11 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
 import pytest
+from mail_tools import by_recipient, plain_text, read_maildir
 
 from deploy.cli.context import StackContext
 from deploy.launcher.services import REPO_ROOT
@@ -230,11 +228,8 @@ def test_every_unit_firing_at_the_end_is_behind_and_its_head_was_emailed(
             "/alerts", params={"campaign_id": CAMPAIGN, "status": "firing"}
         ).json()
     firing = {a["unit_id"] for a in alerts if a["rule"] in ("behind", "critical")}
-    messages = _mailbox(workdir)
-    told = {
-        address: "\n".join(m.get_body(("plain",)).get_content() for m in by_address)  # type: ignore[union-attr]
-        for address, by_address in _by_recipient(messages).items()
-    }
+    messages = read_maildir(workdir / "mail")
+    told = {address: plain_text(mine) for address, mine in by_recipient(messages).items()}
     final_share = {u: _registered_at(stored, u, END) / targets[u] for u in targets if targets[u]}
 
     # An alert as it stands carries the numbers of the last evaluation, whose time the expected
@@ -271,19 +266,3 @@ def _progress(scoring: httpx.Client, unit: str) -> dict[str, int]:
 
 def _head(unit: str) -> str:
     return f"chu-tich.{unit}@congdoan-daklak.example"
-
-
-def _mailbox(workdir: Path) -> list[EmailMessage]:
-    folder = workdir / "mail" / "new"
-    return [
-        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
-        for path in sorted(folder.iterdir())
-    ]
-
-
-def _by_recipient(messages: list[EmailMessage]) -> dict[str, list[EmailMessage]]:
-    found: dict[str, list[EmailMessage]] = {}
-    for message in messages:
-        for address in str(message["To"]).split(","):
-            found.setdefault(address.strip().split("<")[-1].rstrip(">"), []).append(message)
-    return found
