@@ -20,8 +20,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.logging import get_logger
+
+log = get_logger(__name__)
 
 ERROR_SCHEMA = "ErrorResponse"
 ERROR_DESCRIPTIONS = {
@@ -38,6 +43,7 @@ ERROR_DESCRIPTIONS = {
     503: "Not ready yet, or a service it depends on did not answer",
 }
 FASTAPI_PARSE_ERROR = "There was an error parsing the body"
+DATABASE_BUSY = "the database is busy or unavailable: nothing was stored; send it again shortly"
 # Every route can answer these: no such path or method, a body over the limit, bad input.
 COMMON_ERRORS = (404, 405, 413, 422)
 
@@ -106,6 +112,20 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return await http_error_response(request, exc)
+
+    @app.exception_handler(OperationalError)
+    async def database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+        # SQLite busy past its timeout, PostgreSQL gone: the transaction did not commit, so
+        # the client may send the same request again (with its Idempotency-Key) shortly.
+        # The driver's message only: the statement's parameters may hold personal data.
+        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "unavailable"
+        log.warning("database.unavailable", path=request.url.path, reason=reason)
+        problem = {"field": "database", "rule": "available", "message": DATABASE_BUSY}
+        return JSONResponse(
+            problem_json("database_unavailable", [problem]),
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
 
 
 async def http_error_response(request: Request, exc: StarletteHTTPException) -> JSONResponse:

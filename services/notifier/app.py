@@ -97,9 +97,10 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
         )
         app.state.runner = runner
         tasks = [asyncio.create_task(supervise(follower))]
+        running: asyncio.Task[None] | None = None
         if runner is not None:
-            tasks.append(asyncio.create_task(_connect_producer(producer, senders)))
-            tasks.append(asyncio.create_task(supervise(runner)))
+            running = asyncio.create_task(supervise(runner))
+            tasks += [asyncio.create_task(_connect_producer(producer, senders)), running]
         log.info("service.started", port=settings.notifier_port, evaluating=runner is not None)
         try:
             yield
@@ -109,8 +110,8 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
                 # Let the round in hand finish: cancelled between an SMTP send and its commit,
                 # a delivery went out unrecorded and would go again after the restart. (Before
                 # the registry is read, the runner waits for it and has no round in hand.)
-                if follower.ready.is_set():
-                    await asyncio.wait(tasks[-1:], timeout=ROUND_GRACE_SECONDS)
+                if follower.ready.is_set() and running is not None:
+                    await asyncio.wait([running], timeout=ROUND_GRACE_SECONDS)
             await follower.stop()
             for task in tasks:
                 task.cancel()

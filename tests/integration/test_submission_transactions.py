@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
-from submission_world import World
+from submission_world import CAMPAIGN, World, initiative
 
 from services.submission.adapters.paths import encode_path
 from services.submission.adapters.tables import UnitRow, now
@@ -36,3 +38,27 @@ async def test_a_failed_transaction_undoes_its_released_savepoints(any_db_world:
 
     async with uow.read_only() as session:
         assert await session.get(UnitRow, "tam-thoi") is None
+
+
+@pytest.mark.slow
+async def test_a_locked_database_answers_503_with_retry_after_and_stores_nothing(
+    world: World,
+) -> None:
+    # Another writer holds SQLite's write lock past the busy timeout (5 s): under load, the
+    # fault test saw this as a 500. The client is told to send the request again.
+    path = world.settings.submission_database_url.removeprefix("sqlite+aiosqlite:///")
+    before = (await world.get("/initiatives", who="viewer", campaign_id=CAMPAIGN)).json()
+    blocker = sqlite3.connect(path, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        refused = await world.post("/initiatives", initiative(), who="officer")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    after = (await world.get("/initiatives", who="viewer", campaign_id=CAMPAIGN)).json()
+
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["retry-after"] == "1"
+    assert refused.json()["error"] == "database_unavailable"
+    assert refused.json()["problems"][0]["field"] == "database"
+    assert after == before
