@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import sqlite3
+import threading
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -14,13 +16,14 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 from aiokafka.structs import TopicPartition
 from event_samples import GRASSROOTS_PATH, initiative_submitted
 from kafka_tools import read_records
 from prometheus_client import REGISTRY
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -33,7 +36,7 @@ from services.submission.adapters.relay import OutboxRelay
 from services.submission.adapters.tables import OutboxRow, RelayLeaseRow, now
 from shared.database import create_engine
 from shared.events import AnyEvent, decode
-from shared.kafka import TopicSpec, check_kafka, ensure_topics, topic_specs
+from shared.kafka import TopicSpec, check_kafka, create_producer, ensure_topics, topic_specs
 from shared.settings import CommonSettings, SubmissionSettings
 
 pytestmark = pytest.mark.integration
@@ -383,3 +386,52 @@ def _gauge(name: str) -> float:
     value = REGISTRY.get_sample_value(name)
     assert value is not None, f"{name} is not exported"
     return value
+
+
+@pytest.mark.slow
+async def test_rows_kafka_acknowledged_are_marked_next_round_not_sent_again(
+    settings: CommonSettings, sqlite_url: str
+) -> None:
+    # A long batch registration holds SQLite's write lock past the busy timeout (5 s) just
+    # as the relay marks what Kafka acknowledged: the marking fails. The next round marks
+    # those rows first; before, it published them again.
+    async with migrated(sqlite_url) as engine:
+        topic = settings.topic_initiative_events
+        events = submissions(["cdcs-a", "cdcs-b"], 6)
+        await stage(engine, topic, events)
+        other_writer = sqlite3.connect(
+            sqlite_url.split("///", 1)[1], isolation_level=None, check_same_thread=False
+        )
+        release = threading.Timer(6.0, other_writer.execute, args=["COMMIT"])
+
+        def producer_locked_by_another_writer() -> AIOKafkaProducer:
+            producer = create_producer(relay_settings(settings, engine))
+            send = producer.send
+
+            async def send_then_lock(*args: Any, **kwargs: Any) -> Any:
+                if not release.is_alive() and not release.finished.is_set():
+                    other_writer.execute("BEGIN IMMEDIATE")  # a batch registration begins
+                    release.start()
+                return await send(*args, **kwargs)
+
+            producer.send = send_then_lock  # type: ignore[method-assign]
+            return producer
+
+        relay = OutboxRelay(
+            engine,
+            relay_settings(settings, engine),
+            producer_factory=producer_locked_by_another_writer,
+        )
+        try:
+            with pytest.raises(OperationalError):
+                await relay.publish_pending_once()
+            release.join()
+            second_round = await relay.publish_pending_once()
+        finally:
+            release.cancel()
+            other_writer.close()
+            await relay.stop()
+
+        assert second_round == 0
+        assert await relay.pending() == 0
+        assert await topic_size(settings, topic) == len(events)

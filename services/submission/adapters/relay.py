@@ -72,6 +72,7 @@ class OutboxRelay:
         self._backoff, self._counted_at = BACKOFF_INITIAL, -BACKLOG_REFRESH_SECONDS
         self._wakeup, self._stopping = asyncio.Event(), asyncio.Event()
         self._exited: asyncio.Event | None = None
+        self._unmarked: list[int] = []  # acknowledged by Kafka, not yet marked published
 
     def wake(self) -> None:
         """Look for work now (call it after a commit that staged events)."""
@@ -114,14 +115,15 @@ class OutboxRelay:
         if not await self._hold_lease():
             await self._export_backlog(force=False)  # every instance shows the backlog
             return 0
+        if self._unmarked:  # acknowledged by Kafka last round, not marked: mark, never resend
+            await self._mark(self._unmarked)
         async with self._engine.connect() as connection:
             rows: _Rows = (await connection.execute(self._oldest)).all()
         try:
             acknowledged, error = await self._publish(rows) if rows else ([], None)
-            if acknowledged:  # a row marked already (by an earlier holder) keeps its first time
-                marked = update(OutboxRow).where(col(OutboxRow.id).in_(acknowledged), _PENDING_ROW)
-                await self._execute(marked.values(published_at=now()))
-                PUBLISHED.inc(len(acknowledged))
+            if acknowledged:
+                self._unmarked = acknowledged
+                await self._mark(acknowledged)
         finally:
             # Below a full batch the backlog is small, so counting it is cheap.
             await self._export_backlog(force=len(rows) < self._batch_size)
@@ -223,6 +225,15 @@ class OutboxRelay:
             await producer.stop()
         except Exception as error:  # a producer that never started may not stop cleanly
             log.warning("relay.producer_stop_failed", holder=self.holder, error=repr(error))
+
+    async def _mark(self, acknowledged: list[int]) -> None:
+        """Mark rows published. Until that succeeds (SQLite busy past its timeout behind a long
+        batch), they are kept to be marked first next round, not published again."""
+        # A row marked already (by an earlier holder) keeps its first time.
+        marked = update(OutboxRow).where(col(OutboxRow.id).in_(acknowledged), _PENDING_ROW)
+        await self._execute(marked.values(published_at=now()))
+        PUBLISHED.inc(len(acknowledged))
+        self._unmarked = []
 
     async def _execute(self, statement: Executable) -> int:
         """Run one statement in its own transaction; return the rows it changed."""
