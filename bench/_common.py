@@ -1,8 +1,15 @@
-"""What the benchmarks share: realistic events, interleaved rounds, the table and the JSON file."""
+"""What the benchmarks share: realistic events, interleaved rounds, the table and the JSON file.
+
+Every results file carries ``headlines``: one uniform record per headline figure (candidate,
+baseline, ratio, aims), made by :func:`headline` and written by :func:`write_results`, from
+which ``bench/table.py`` builds BENCHMARKS.md without knowing any benchmark's own layout.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import os
 import platform
 import statistics
@@ -112,6 +119,18 @@ class Figure:
         """Median candidate over median baseline."""
         return statistics.median(self.candidate) / statistics.median(self.baseline)
 
+    def headline(self, figure: str, baseline: str, *, aims: Sequence[Aim] = ()) -> dict[str, Any]:
+        """This figure as a headline record, the candidate's median against the baseline's."""
+        return headline(
+            figure,
+            self.unit,
+            candidate=statistics.median(self.candidate),
+            baseline_name=baseline,
+            baseline=statistics.median(self.baseline),
+            rounds=len(self.candidate),
+            aims=aims,
+        )
+
     def as_json(self) -> dict[str, Any]:
         """The figure, its rounds, medians and ratio, for the results file."""
         return {
@@ -125,10 +144,81 @@ class Figure:
         }
 
 
-def machine() -> dict[str, Any]:
-    """The machine the figures come from."""
+@dataclass(frozen=True)
+class Aim:
+    """An aim the issue sets for a figure, and whether this run met it."""
+
+    text: str
+    met: bool
+
+
+def headline(
+    figure: str,
+    unit: str,
+    *,
+    candidate: float,
+    baseline_name: str | None,
+    baseline: float | None,
+    rounds: int,
+    better: str = "higher",
+    ratio: float | None = None,
+    aims: Sequence[Aim] = (),
+) -> dict[str, Any]:
+    """One headline figure as the results files carry it, for the table in BENCHMARKS.md.
+
+    ``ratio`` defaults to candidate / baseline; ``better`` says which way is good ("higher"
+    for rates, "lower" for seconds and latencies), for the candidate and the ratio alike.
+    """
+    if better not in ("higher", "lower"):
+        raise ValueError(f"better must be 'higher' or 'lower', not {better!r}")
+    if ratio is None and baseline:
+        ratio = candidate / baseline
     return {
+        "figure": figure,
+        "unit": unit,
+        "better": better,
+        "candidate": candidate,
+        "baseline": None if baseline is None else {"name": baseline_name, "value": baseline},
+        "ratio": ratio,
+        "rounds": rounds,
+        "aims": [{"text": aim.text, "met": aim.met} for aim in aims],
+    }
+
+
+def _cpu_model() -> str | None:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def _memory_gib() -> float | None:
+    try:
+        return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _os_name() -> str:
+    kernel = f"{platform.system()} {platform.release()} {platform.machine()}"
+    try:
+        return f"{platform.freedesktop_os_release()['PRETTY_NAME']} ({kernel})"
+    except (OSError, KeyError):
+        return kernel
+
+
+@functools.cache
+def machine() -> dict[str, Any]:
+    """The machine the figures come from: CPU, cores, memory, OS, Python."""
+    return {
+        "cpu_model": _cpu_model(),
         "cpu_count": os.cpu_count(),
+        "memory_gib": _memory_gib(),
+        "os": _os_name(),
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
@@ -159,8 +249,13 @@ def report(
     figures: list[Figure],
     parameters: dict[str, Any],
     notes: Sequence[str] = (),
+    baseline_label: str | None = None,
 ) -> Path:
-    """Print the table and the machine line; write bench/results/<name>.json; return its path."""
+    """Print the table and the machine line; write bench/results/<name>.json; return its path.
+
+    ``baseline_label``: the baseline's short name in BENCHMARKS.md (default ``baseline``).
+    """
+    baseline_label = baseline_label or baseline
     rounds = len(figures[0].baseline)
     table = Table(title=title, caption=f"median of {rounds} interleaved rounds each")
     table.add_column("figure")
@@ -180,19 +275,57 @@ def report(
     console.print(f"machine: {info['cpu_count']} CPUs, Python {info['python']}, {info['platform']}")
     for note in notes:
         console.print(f"note: {note}")
-    RESULTS_DIR.mkdir(exist_ok=True)
-    path = RESULTS_DIR / f"{name}.json"
-    document = {
-        "benchmark": name,
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "git": _git_revision(),
-        "machine": info,
-        "parameters": parameters,
-        "baseline": baseline,
-        "candidate": candidate,
-        "figures": [figure.as_json() for figure in figures],
-        "notes": list(notes),
-    }
-    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    path = write_results(
+        name,
+        headlines=[figure.headline(f"{name}: {figure.name}", baseline_label) for figure in figures],
+        document={
+            "parameters": parameters,
+            "baseline": baseline,
+            "candidate": candidate,
+            "figures": [figure.as_json() for figure in figures],
+            "notes": list(notes),
+        },
+    )
     console.print(f"results written to {os.path.relpath(path)}")
     return path
+
+
+def write_results(
+    name: str,
+    *,
+    headlines: list[dict[str, Any]],
+    document: dict[str, Any],
+    git: str | None = None,
+    machine_extra: dict[str, Any] | None = None,
+    checks: dict[str, bool] | None = None,
+) -> Path:
+    """Write bench/results/<name>.json: when, which revision, the machine, the headlines, the rest.
+
+    ``git`` is the revision read when the run started (default: now); ``document`` holds the
+    benchmark's own figures, every round, its parameters and anything else it reports;
+    ``checks`` says which of its correctness checks passed (BENCHMARKS.md names the others).
+    """
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    whole = {
+        "benchmark": name,
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git": git or _git_revision(),
+        "machine": machine() | (machine_extra or {}),
+        "headlines": headlines,
+        "checks": checks or {},
+        **document,
+    }
+    path.write_text(json.dumps(_finite(whole), indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN (a percentile of nothing) as null: NaN is not JSON."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value

@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> None:
         "codec",
         title=f"Event codec, {args.events:,} InitiativeSubmitted events",
         baseline="json.dumps + json.loads of event.model_dump(mode='json') dicts",
+        baseline_label="json.dumps + json.loads of the same events as dicts",
         candidate="shared.events.encode + decode (pydantic validation of the envelope)",
         figures=[encode_rate, decode_rate, both_rate],
         parameters={

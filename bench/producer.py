@@ -201,6 +201,7 @@ def main(argv: list[str] | None = None) -> None:
         "producer",
         title=f"Kafka producer, {args.events:,} events to {args.partitions} partitions",
         baseline="AIOKafkaProducer(bootstrap_servers=...): acks=1, not idempotent",
+        baseline_label="AIOKafkaProducer's defaults (acks=1, not idempotent)",
         candidate="create_producer(settings): acks=all, idempotent, linger 5 ms",
         figures=[figure],
         parameters={

@@ -10,9 +10,26 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from scoring_replay.base import RESULTS_DIR, _git_revision, machine, uvloop
+from scoring_replay.base import (
+    RESULTS_DIR,
+    Aim,
+    _git_revision,
+    headline,
+    machine,
+    uvloop,
+    write_results,
+)
 
-__all__ = ["RESULTS_DIR", "_git_revision", "machine", "progress_bar", "uvloop"]
+__all__ = [
+    "RESULTS_DIR",
+    "Aim",
+    "_git_revision",
+    "headline",
+    "machine",
+    "progress_bar",
+    "uvloop",
+    "write_results",
+]
 
 
 def progress_bar(console: Console) -> Progress:

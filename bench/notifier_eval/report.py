@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import statistics
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from .base import RESULTS_DIR, machine
+from .base import Aim, headline, machine
+from .base import write_results as write_results_file
 from .measure import SIDES, Run
 from .world import Country
 
@@ -179,12 +178,7 @@ def write_results(
     parameters: dict[str, Any],
 ) -> Path:
     """bench/results/notifier.json: every run, the medians, the aim, the profile."""
-    RESULTS_DIR.mkdir(exist_ok=True)
-    path = RESULTS_DIR / "notifier.json"
     document = {
-        "benchmark": "notifier",
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
         "parameters": parameters,
         "country": {
             "levels": dict(country.levels),
@@ -200,5 +194,38 @@ def write_results(
         "runs": [vars(run) for run in runs],
         "profile": profiled,
     }
-    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    return path
+    return write_results_file(
+        "notifier",
+        headlines=headlines(summary, len(country.unit_ids), parameters["rounds"]),
+        document=document,
+        git=parameters["git_at_start"],
+    )
+
+
+def headlines(summary: dict[str, Any], units: int, rounds: int) -> list[dict[str, Any]]:
+    """E2, E0 and E1 against B, each judged on the aim, for BENCHMARKS.md."""
+    scaled = "" if units == COUNTRY_UNITS else " at this rate"
+    lines = []
+    # The regular evaluation first: the aim is about it; the first and the burst come once.
+    for side, what in (("E2", "steady state"), ("E0", "first"), ("E1", "burst of alerts")):
+        found = summary["sides"][side]
+        lines.append(
+            headline(
+                f"notifier: one evaluation of {units:,} units, {what} ({side})",
+                "s",
+                candidate=found["median_seconds"],
+                baseline_name="B: read_summaries of the same units",
+                baseline=summary["sides"]["B"]["median_seconds"],
+                ratio=found["ratio_to_B"],
+                rounds=rounds,
+                better="lower",
+                aims=[
+                    Aim(
+                        f"{COUNTRY_UNITS:,} units in < {summary['aim_seconds']:g} s "
+                        f"({found['seconds_for_150000_units']:.1f} s{scaled})",
+                        bool(found["aim_met"]),
+                    )
+                ],
+            )
+        )
+    return lines

@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 try:
-    from bench._common import CAMPAIGN, ICT, RESULTS_DIR, ROOT, _git_revision, machine
+    from bench._common import (
+        CAMPAIGN,
+        ICT,
+        RESULTS_DIR,
+        ROOT,
+        Aim,
+        _git_revision,
+        headline,
+        machine,
+        write_results,
+    )
 except ImportError:  # run as `python bench/scoring.py`: bench/ itself is on sys.path
     from _common import (  # type: ignore[no-redef]
         CAMPAIGN,
         ICT,
         RESULTS_DIR,
         ROOT,
+        Aim,
         _git_revision,
+        headline,
         machine,
+        write_results,
     )
 
 try:
@@ -19,4 +32,15 @@ try:
 except ImportError:  # pragma: no cover - uvicorn[standard] brings it; plain asyncio otherwise
     uvloop = None
 
-__all__ = ["CAMPAIGN", "ICT", "RESULTS_DIR", "ROOT", "_git_revision", "machine", "uvloop"]
+__all__ = [
+    "CAMPAIGN",
+    "ICT",
+    "RESULTS_DIR",
+    "ROOT",
+    "Aim",
+    "_git_revision",
+    "headline",
+    "machine",
+    "uvloop",
+    "write_results",
+]

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import statistics
 import subprocess
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from .base import RESULTS_DIR, machine
+from .base import RESULTS_DIR, Aim, headline, machine
+from .base import write_results as write_results_file
 from .measure import Context, Run
 from .queries import MAX_OUTSTANDING, percentile
 from .registry import SLOW_CALL_US
@@ -333,13 +332,7 @@ def write_results(
     parameters: dict[str, Any],
 ) -> Path:
     """bench/results/scoring.json: every run, the medians, the aims, the profile."""
-    RESULTS_DIR.mkdir(exist_ok=True)
-    path = RESULTS_DIR / "scoring.json"
     document = {
-        "benchmark": "scoring",
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "git": parameters["git_at_start"],
-        "machine": machine(),
         "parameters": parameters,
         "sides": SIDE_NAMES,
         "summary": summary,
@@ -381,8 +374,76 @@ def write_results(
         ],
         "profile": profiled,
     }
-    path.write_text(json.dumps(_finite(document), indent=2, ensure_ascii=False) + "\n")
-    return path
+    return write_results_file(
+        "scoring",
+        headlines=headlines(ctx, summary),
+        document=_finite(document),
+        git=parameters["git_at_start"],
+        checks={
+            "the root's counters equal what the events imply after every R, C and CQ run": all(
+                run.check["ok"] for run in runs if run.check is not None
+            )
+        },
+    )
+
+
+def headlines(ctx: Context, summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The candidates' rates and the queries' p99s, with the issue's aims, for BENCHMARKS.md."""
+    args, sides, aims = ctx.args, summary["sides"], summary["aims"]
+    scaled = "" if aims["million_seconds_measured"] else " at this rate"
+    lines = []
+    for side in CANDIDATES:
+        if side not in aims:
+            continue
+        a = aims[side]
+        lines.append(
+            headline(
+                f"scoring: {SIDE_NAMES[side]}, {args.events:,} events, {len(ctx.units):,} units",
+                "events/s",
+                candidate=sides[side]["rate_median"],
+                baseline_name="min(K, R): the slower of Kafka's read and Redis's steps",
+                baseline=summary["slower_baseline"],
+                rounds=len(sides[side]["rates"]),
+                aims=[
+                    Aim(f"≥ {AIM_RATIO:.2f}× the baseline", a["ratio_met"]),
+                    Aim(
+                        f"1,000,000 events in < {AIM_SECONDS_PER_MILLION:.0f} s "
+                        f"({a['million_seconds']:.0f} s{scaled})",
+                        a["million_met"],
+                    ),
+                ],
+            )
+        )
+    alone = summary["queries_alone"]
+    for query, met, what in (
+        (summary["queries"], aims.get("queries_met"), "during the replay (CQ)"),
+        (
+            summary["queries_live"],
+            aims.get("queries_live_met"),
+            f"during live ingest at {args.live_rate:,.0f} events/s (L)",
+        ),
+    ):
+        if query is None:
+            continue
+        lines.append(
+            headline(
+                f"scoring: progress queries' p99 {what}, {args.query_rate:,.0f}/s offered",
+                "ms",
+                candidate=query["p99_ms"],
+                baseline_name="Q0: the same queries, nothing ingesting",
+                baseline=None if alone is None else alone["p99_ms"],
+                rounds=len(query["rates"]),
+                better="lower",
+                aims=[
+                    Aim(
+                        f"{AIM_QUERY_RATE:,.0f}/s with p99 < {AIM_QUERY_P99_MS:.0f} ms "
+                        f"({query['rate_median']:,.0f}/s answered)",
+                        bool(met),
+                    )
+                ],
+            )
+        )
+    return lines
 
 
 def _finite(value: Any) -> Any:
