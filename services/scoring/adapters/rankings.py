@@ -44,6 +44,11 @@ class RankingRefresher:
             try:
                 await self.refresh_all()
             except (RedisError, OSError) as error:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # Cancelled mid-call, the client answered with a connection error: stop,
+                    # or the consumer's stop() waits on this loop for ever (seen under load).
+                    raise asyncio.CancelledError from error
                 log.warning("rankings.refresh_failed", error=str(error))
             await asyncio.sleep(self.interval)
 
