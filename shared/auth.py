@@ -19,7 +19,13 @@ from datetime import UTC, datetime
 
 import httpx
 
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
 INTROSPECTION_PATH = "/tokens/self"
+# The body a caller sees: the service's internal address goes to the log, not to the caller.
+UNAVAILABLE = "the submission service, which holds the tokens, did not answer: try again shortly"
 ROLES = ("admin", "officer", "importer", "viewer")
 # Distinct tokens remembered at once; random guesses must not grow the memory without bound.
 MAX_CACHED_TOKENS = 10_000
@@ -100,23 +106,24 @@ class TokenIntrospector:
                 self._url, headers={"Authorization": f"Bearer {token}"}, timeout=self._timeout
             )
         except httpx.HTTPError as error:
-            raise TokenCheckUnavailable(
-                f"the submission service ({self._url}) did not answer: {type(error).__name__}"
-            ) from error
+            log.warning("auth.token_check_failed", url=self._url, error=type(error).__name__)
+            raise TokenCheckUnavailable(UNAVAILABLE) from error
         if response.status_code == 401:
             return None
-        if response.status_code != 200:
-            raise TokenCheckUnavailable(
-                f"the submission service ({self._url}) answered {response.status_code}"
-            )
-        return _principal(response.json())
+        try:
+            if response.status_code != 200:
+                raise ValueError(f"status {response.status_code}")
+            return _principal(response.json())
+        except (ValueError, KeyError, TypeError) as error:  # a garbled answer: refuse too
+            log.warning("auth.token_check_failed", url=self._url, error=str(error))
+            raise TokenCheckUnavailable(UNAVAILABLE) from error
 
 
 def _principal(body: dict[str, object]) -> RemotePrincipal:
     expires = body.get("expires_at")
     role = str(body["role"])
     if role not in ROLES:
-        raise TokenCheckUnavailable(f"the submission service named an unknown role {role!r}")
+        raise ValueError(f"the submission service named an unknown role {role!r}")
     return RemotePrincipal(
         token_id=str(body["id"]),
         actor_id=str(body["actor_id"]),

@@ -20,6 +20,8 @@ WRITE_OPTION = "sangkien_write"
 def create_engine(url: str, **options: Any) -> AsyncEngine:
     """An async engine for ``url``; a SQLite file's folder is created and WAL turned on."""
     parsed = make_url(url)
+    # Statements' parameters hold authors' names and heads' contacts: an error's text must not.
+    options.setdefault("hide_parameters", True)
     if parsed.get_backend_name() != "sqlite":
         return create_async_engine(url, pool_pre_ping=True, **options)
     if parsed.database and parsed.database != ":memory:":

@@ -20,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -113,10 +113,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return await http_error_response(request, exc)
 
-    @app.exception_handler(OperationalError)
-    async def database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
-        # SQLite busy past its timeout, PostgreSQL gone: the transaction did not commit, so
-        # the client may send the same request again (with its Idempotency-Key) shortly.
+    @app.exception_handler(DBAPIError)
+    async def database_unavailable(request: Request, exc: DBAPIError) -> JSONResponse:
+        # SQLite busy past its timeout, a connection to PostgreSQL lost: the transaction did
+        # not commit, so the client may send the same request again (its Idempotency-Key
+        # kept). Any other database error is a bug and stays a 500.
+        if not database_busy_or_gone(exc):
+            raise exc
         # The driver's message only: the statement's parameters may hold personal data.
         reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "unavailable"
         log.warning("database.unavailable", path=request.url.path, reason=reason)
@@ -126,6 +129,15 @@ def install_problem_handlers(app: FastAPI) -> None:
             status_code=503,
             headers={"Retry-After": "1"},
         )
+
+
+def database_busy_or_gone(error: DBAPIError) -> bool:
+    """Whether a database error means "try again shortly": SQLite's write lock held past the
+    busy timeout, or a connection that broke (the server restarted or went away)."""
+    if error.connection_invalidated:
+        return True
+    text = str(error.orig).lower()
+    return isinstance(error, OperationalError) and ("locked" in text or "busy" in text)
 
 
 async def http_error_response(request: Request, exc: StarletteHTTPException) -> JSONResponse:

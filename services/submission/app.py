@@ -63,7 +63,7 @@ def create_app(settings: SubmissionSettings | None = None) -> FastAPI:
         "retried write safe.",
         settings=settings,
         lifespan=lifespan,
-        error_statuses=(400, 401, 403, 409, 415, 429),
+        error_statuses=(400, 401, 403, 409, 415, 429, 503),
         max_body_bytes=None,  # BodySizeLimit below: uploads get a larger limit
     )
     app.state.clock = clock_from_settings(settings)

@@ -6,6 +6,7 @@ once the cause is fixed; the headers say why it failed and where it came from.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -131,8 +132,10 @@ RegistryEvent = UnionUpserted | CampaignDefined | TargetSet
 
 
 def dead_letter_marker(consumer: str, record: ConsumedRecord) -> str:
-    """The Redis key saying ``consumer`` has dead-lettered this record already."""
-    return f"dlq:sent:{consumer}:{record.topic}:{record.partition}:{record.offset}"
+    """The Redis key saying ``consumer`` has dead-lettered this record already. The value's
+    hash is part of it: a topic deleted and created again reuses offsets for other records."""
+    digest = hashlib.sha256(record.value or b"").hexdigest()[:16]
+    return f"dlq:sent:{consumer}:{record.topic}:{record.partition}:{record.offset}:{digest}"
 
 
 class OnceDeadLetters:
@@ -140,8 +143,8 @@ class OnceDeadLetters:
 
     Every instance reads the whole compacted registry topic each time it starts: without a
     marker, one bad record would be dead-lettered again by every start of every instance. A
-    Redis key per (consumer, topic, partition, offset), set before sending and removed if the
-    send fails, makes it once per consumer name.
+    Redis key per (consumer, topic, partition, offset, value), set once the send succeeded,
+    makes it once per consumer name (twice at worst, after a crash between the two).
     """
 
     def __init__(
@@ -155,20 +158,19 @@ class OnceDeadLetters:
     async def send(self, record: ConsumedRecord, *, reason: str, detail: str) -> None:
         """Send ``record`` to the dead-letter topic unless this consumer already has."""
         marker = dead_letter_marker(self.consumer, record)
-        if not await self.redis.set(marker, "1", nx=True):
+        if await self.redis.exists(marker):
             return
-        try:
-            await send_to_dead_letter(
-                self.producer,
-                self.dead_letter_topic,
-                record,
-                reason=reason,
-                detail=detail,
-                consumer=self.consumer,
-            )
-        except BaseException:
-            await self.redis.delete(marker)  # not sent: the next start tries again
-            raise
+        # Sent first, marked after: a crash between the two sends it again at the next start
+        # (a duplicate on the dead-letter topic), never not at all.
+        await send_to_dead_letter(
+            self.producer,
+            self.dead_letter_topic,
+            record,
+            reason=reason,
+            detail=detail,
+            consumer=self.consumer,
+        )
+        await self.redis.set(marker, "1")
 
 
 async def decode_registry_record(

@@ -263,7 +263,7 @@ async def test_every_formula_of_an_excel_sheet_is_named_and_nothing_stored(
 
 @pytest.mark.parametrize(
     "text",
-    ['=HYPERLINK("http://ke-xau.example","Xem")', "+1+1", "-2+3", "@SUM(1,1)", "=1+1"],
+    ['=HYPERLINK("http://ke-xau.example","Xem")', "@SUM(1,1)", "=1+1", "=cmd|' /C calc'!A0"],
 )
 async def test_a_csv_cell_a_spreadsheet_would_run_as_a_formula_is_refused(
     stocked: World, text: str
@@ -277,6 +277,19 @@ async def test_a_csv_cell_a_spreadsheet_would_run_as_a_formula_is_refused(
     assert (problem["field"], problem["row"], problem["rule"]) == ("C", 3, "no_formulas")
     assert "C3" in problem["message"]
     assert await _stored(stocked) == before  # the good row is not stored either
+
+
+async def test_a_title_starting_with_a_dash_or_plus_is_ordinary_text_and_stored(
+    stocked: World,
+) -> None:
+    # "-" starts a list item and "+" a phone number: neither is refused as a formula.
+    titles = ["- Giảm 10% chi phí in ấn hồ sơ", "+ Ứng dụng mã QR cho thư viện trường"]
+    before = len(await _stored(stocked))
+
+    stored = await _upload(stocked, _csv([_row(t) for t in titles]), "text/csv")
+
+    assert stored.status_code == 200, stored.text
+    assert len(await _stored(stocked)) == before + 2
 
 
 async def test_an_excel_text_cell_that_looks_like_a_formula_is_refused(stocked: World) -> None:
@@ -296,7 +309,7 @@ async def test_formula_cells_and_formula_like_text_are_named_together_in_sheet_o
 ) -> None:
     rows: list[list[Any]] = [_row("Sáng kiến A"), _row("Sáng kiến B")]
     rows[1][2] = "=1+1"
-    content = _xlsx(rows, texts={"E2": "+84 912 345 678"})
+    content = _xlsx(rows, texts={"E2": "@SUM(1,1)"})
 
     refused = await _upload(stocked, content, XLSX)
 

@@ -191,3 +191,36 @@ async def _evaluate_when_registry_read(client: httpx.AsyncClient) -> dict[str, o
             return response.json()  # type: ignore[no-any-return]
         await asyncio.sleep(0.1)
     raise AssertionError("the notifier did not read the registry in 20 s")
+
+
+async def test_a_token_lists_only_the_silences_inside_its_scope(
+    settings: CommonSettings, tmp_path: Path, smtp_server: SmtpCatcher
+) -> None:
+    other_city = [*PROVINCE, "ldld-h-krong-pac"]
+    await publish(settings, [*CITY_UNITS, union_event(other_city, UnionLevel.UPPER_LEVEL)])
+    config = notifier_settings(tmp_path, settings, smtp_server, notifier_evaluate=False)
+    async with token_service(tmp_path) as tokens:
+        _, admin = await tokens.issue("admin", PROVINCE[0])
+        _, city_viewer = await tokens.issue("viewer", CITY[-1])
+        app = create_app(config.model_copy(update={"notifier_submission_url": tokens.url}))
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://notifier"
+            ) as client,
+        ):
+            await asyncio.wait_for(app.state.registry_ready.wait(), 20)
+            for unit in (CITY[-1], other_city[-1]):
+                silence = {"unit_id": unit, "ends_at": "2022-05-31T17:00:00+07:00"}
+                silence |= {"author": "Văn phòng LĐLĐ tỉnh", "reason": "Họp giao ban tháng"}
+                created = await client.post("/silences", json=silence, headers=_bearer(admin))
+                assert created.status_code == 201, created.text
+            as_admin = (await client.get("/silences", headers=_bearer(admin))).json()
+            as_city = (await client.get("/silences", headers=_bearer(city_viewer))).json()
+
+    assert sorted(s["unit_id"] for s in as_admin) == sorted([CITY[-1], other_city[-1]])
+    assert [s["unit_id"] for s in as_city] == [CITY[-1]]
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -392,7 +392,7 @@ def _gauge(name: str) -> float:
 async def test_rows_kafka_acknowledged_are_marked_next_round_not_sent_again(
     settings: CommonSettings, sqlite_url: str
 ) -> None:
-    # A long batch registration holds SQLite's write lock past the busy timeout (5 s) just
+    # A long batch registration holds SQLite's write lock (9 s, past the 5 s busy timeout) just
     # as the relay marks what Kafka acknowledged: the marking fails. The next round marks
     # those rows first; before, it published them again.
     async with migrated(sqlite_url) as engine:
@@ -402,7 +402,7 @@ async def test_rows_kafka_acknowledged_are_marked_next_round_not_sent_again(
         other_writer = sqlite3.connect(
             sqlite_url.split("///", 1)[1], isolation_level=None, check_same_thread=False
         )
-        release = threading.Timer(6.0, other_writer.execute, args=["COMMIT"])
+        release = threading.Timer(9.0, other_writer.execute, args=["COMMIT"])
 
         def producer_locked_by_another_writer() -> AIOKafkaProducer:
             producer = create_producer(relay_settings(settings, engine))

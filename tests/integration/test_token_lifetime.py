@@ -107,19 +107,22 @@ async def test_a_revoked_token_is_refused_by_both_services_within_the_cache_time
 async def test_an_expired_token_is_refused_by_both_services_at_its_expiry_despite_the_cache(
     settings: CommonSettings, tmp_path: Path, smtp_server: SmtpCatcher
 ) -> None:
-    async with token_service(tmp_path) as service:
-        _, token = await service.issue("viewer", PROVINCE, valid_for=timedelta(seconds=2))
-        issued_at = time.monotonic()
-        # A long cache: the expiry the submission service announced is applied all the same.
-        async with notifier(
+    # A long cache: the expiry the submission service announced is applied all the same.
+    async with (
+        token_service(tmp_path) as service,
+        notifier(
             settings, tmp_path, smtp_server, service.url, notifier_token_cache_seconds=3600
-        ) as client:
-            before = await statuses(service, client, token)
-            await until_refused(service, client, token)
-            refused_after = time.monotonic() - issued_at
+        ) as client,
+    ):
+        # Issued once the notifier is up: its start may take longer than the validity.
+        _, token = await service.issue("viewer", PROVINCE, valid_for=timedelta(seconds=3))
+        issued_at = time.monotonic()
+        before = await statuses(service, client, token)
+        await until_refused(service, client, token)
+        refused_after = time.monotonic() - issued_at
 
     assert before == (200, 200)
-    assert 1.0 < refused_after < 2.0 + 2.0
+    assert 2.0 < refused_after < 3.0 + 2.0
 
 
 async def test_an_unknown_token_is_unauthorized_on_the_notifier(
@@ -148,5 +151,6 @@ async def test_the_notifier_refuses_with_503_naming_the_submission_service_when_
 
     assert refused.status_code == 503
     assert refused.json()["problems"][0]["rule"] == "submission_service"
-    assert url in refused.json()["message"]
+    assert "submission service" in refused.json()["message"]
+    assert url not in refused.text  # its internal address stays in the log
     assert public.status_code == 200  # public reads do not need the submission service

@@ -95,13 +95,15 @@ class WebhookSender:
                 )
         except (TimeoutError, httpx.TimeoutException) as error:
             raise DeliveryError(
-                f"webhook timeout after {self._timeout}s: {url}", retryable=True
+                f"webhook timeout after {self._timeout}s", retryable=True
             ) from error
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as error:
-            raise DeliveryError(f"invalid webhook URL {url!r}: {error}", retryable=False) from error
+            raise DeliveryError(
+                f"invalid webhook URL: {type(error).__name__}", retryable=False
+            ) from error
         except httpx.RequestError as error:
             raise DeliveryError(
-                f"webhook connection failed: {url}: {error!r}", retryable=True
+                f"webhook connection failed: {type(error).__name__}: {error}", retryable=True
             ) from error
 
 
@@ -114,6 +116,6 @@ def _check_status(response: httpx.Response) -> None:
     excerpt = response.text[:ANSWER_EXCERPT_CHARS]
     # 3xx included: redirects are not followed, and the head's URL needs correcting.
     raise DeliveryError(
-        f"webhook answered {status} {response.reason_phrase}: {response.url}: {excerpt}",
+        f"webhook answered {status} {response.reason_phrase}: {excerpt}",
         retryable=retryable,
     )

@@ -231,8 +231,7 @@ class OutboxRelay:
         batch), they are kept to be marked first next round, not published again."""
         # A row marked already (by an earlier holder) keeps its first time.
         marked = update(OutboxRow).where(col(OutboxRow.id).in_(acknowledged), _PENDING_ROW)
-        await self._execute(marked.values(published_at=now()))
-        PUBLISHED.inc(len(acknowledged))
+        PUBLISHED.inc(await self._execute(marked.values(published_at=now())))
         self._unmarked = []
 
     async def _execute(self, statement: Executable) -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, time
@@ -41,8 +40,10 @@ CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PROBLEMS_KEY = "__problems__"
 MAX_FORMULAS_REPORTED = 50  # enough to show the pattern without a megabyte of problems
-FORMULA_SIGNS = frozenset("=+-@")
-_NUMBER = re.compile(r"[+-]?\d+([.,]\d+)*")
+# "=" and "@" begin a formula and nothing a support team writes. "+" and "-" begin phone
+# numbers ("+84 912 …") and list items ("- giảm 10% chi phí"), so they are kept: an export
+# neutralises them by writing text as text (the notifier's digest workbook does).
+FORMULA_SIGNS = frozenset("=@")
 
 Table = list[tuple[int, dict[str, str]]]
 Cells = Iterator[tuple[int, list[str]]]
@@ -117,11 +118,10 @@ def _table(cells: Cells, max_rows: int) -> Table:
 
 
 def _formula_texts(row: int, cells: list[str]) -> Iterator[Problem]:
-    # A text starting with = + - or @ is a formula to Excel and LibreOffice: stored, it would
-    # run in whoever opens an export of it (CSV injection, "=HYPERLINK(...)", "@SUM(cmd|...)").
-    # A plain number ("-5") is only a number.
+    # A text starting with = or @ is a formula to Excel and LibreOffice: stored, it would run
+    # in whoever opens an export of it (CSV injection, "=HYPERLINK(...)", "@SUM(cmd|...)").
     for column, text in enumerate(cells, start=1):
-        if text[:1] in FORMULA_SIGNS and not _NUMBER.fullmatch(text):
+        if text[:1] in FORMULA_SIGNS:
             letter = get_column_letter(column)
             message = (
                 f"cell {letter}{row} starts with {text[0]!r}, which a spreadsheet runs as a "
