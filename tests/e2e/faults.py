@@ -429,3 +429,46 @@ def levels_summary(hierarchy: Hierarchy, counted: dict[str, dict]) -> list[str]:
         grassroots.update(counted[unit])
     lines.append(f"  {len(hierarchy.parent)} grassroots unions summed: {dict(grassroots)}")
     return lines
+
+
+async def run_load(
+    urls: list[str],
+    campaign: str,
+    teams: list[tuple[str, list[str]]],
+    officer: str,
+    ledger: Ledger,
+    *,
+    seconds: float,
+    pause: float,
+    recognised_on: date,
+    give_up_after: float,
+) -> float:
+    """Support teams (token, units) register and a reviewer decides, for ``seconds``; each
+    request in hand is retried until ``give_up_after`` seconds past the load. Returns the
+    seconds until the last request in hand was answered."""
+    started = time.monotonic()
+    give_up_at = started + seconds + give_up_after
+    stop, decide = asyncio.Event(), asyncio.Queue[str]()
+    writers = [Writer(urls, token, ledger, give_up_at=give_up_at) for token, _ in teams]
+    review = Writer(urls, officer, ledger, give_up_at=give_up_at)
+    tasks = [
+        asyncio.create_task(
+            support_team(
+                writer,
+                campaign,
+                units,
+                stop=stop,
+                decide=decide,
+                pause=pause,
+                recognised_on=recognised_on,
+            )
+        )
+        for writer, (_, units) in zip(writers, teams, strict=True)
+    ]
+    tasks.append(asyncio.create_task(reviewer(review, decide, stop=stop)))
+    await asyncio.sleep(seconds)
+    stop.set()
+    await asyncio.gather(*tasks)
+    for writer in (*writers, review):
+        await writer.close()
+    return time.monotonic() - started

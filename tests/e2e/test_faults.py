@@ -29,14 +29,12 @@ from e2e.faults import (
     FaultLog,
     Hierarchy,
     Ledger,
-    Writer,
     issue_token,
     levels_summary,
     read_topic,
-    reviewer,
+    run_load,
     seed,
     stored_initiatives,
-    support_team,
     wait_for_exact_counters,
     wait_until_drained,
 )
@@ -160,34 +158,17 @@ async def _load(
 ) -> float:
     """The teams and the reviewer against the submission service for LOAD_SECONDS; returns
     the seconds until the last request in hand was answered."""
-    started = time.monotonic()
-    urls = [stack.services["submission"].url]  # the same address across its restarts
-    give_up_at = started + LOAD_SECONDS + 120
-    stop, decide = asyncio.Event(), asyncio.Queue[str]()
-    writers = [Writer(urls, token, ledger, give_up_at=give_up_at) for token, _ in teams]
-    review = Writer(urls, officer, ledger, give_up_at=give_up_at)
-    recognised = STARTS_ON - timedelta(days=1)
-    tasks = [
-        asyncio.create_task(
-            support_team(
-                writer,
-                hierarchy.campaign,
-                units,
-                stop=stop,
-                decide=decide,
-                pause=TEAM_PAUSE_SECONDS,
-                recognised_on=recognised,
-            )
-        )
-        for writer, (_, units) in zip(writers, teams, strict=True)
-    ]
-    tasks.append(asyncio.create_task(reviewer(review, decide, stop=stop)))
-    await asyncio.sleep(LOAD_SECONDS)
-    stop.set()
-    await asyncio.gather(*tasks)
-    for writer in (*writers, review):
-        await writer.close()
-    return time.monotonic() - started
+    return await run_load(
+        [stack.services["submission"].url],  # the same address across its restarts
+        hierarchy.campaign,
+        teams,
+        officer,
+        ledger,
+        seconds=LOAD_SECONDS,
+        pause=TEAM_PAUSE_SECONDS,
+        recognised_on=STARTS_ON - timedelta(days=1),
+        give_up_after=120,
+    )
 
 
 def _run_schedule(stack: LocalStack, hierarchy: Hierarchy, faults: FaultLog) -> None:

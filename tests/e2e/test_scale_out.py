@@ -24,13 +24,11 @@ from e2e.faults import (
     FaultLog,
     Hierarchy,
     Ledger,
-    Writer,
     issue_token,
     levels_summary,
-    reviewer,
+    run_load,
     seed,
     stored_initiatives,
-    support_team,
     wait_for_exact_counters,
     wait_until_drained,
 )
@@ -254,30 +252,16 @@ async def _load(
     officer: str,
     ledger: Ledger,
 ) -> float:
-    started = time.monotonic()
-    give_up_at = started + LOAD_SECONDS + 90
-    stop, decide = asyncio.Event(), asyncio.Queue[str]()
-    writers = [Writer(urls, token, ledger, give_up_at=give_up_at) for token, _ in teams]
-    review = Writer(urls, officer, ledger, give_up_at=give_up_at)
-    recognised = _today() - timedelta(days=1)
-    tasks = [
-        asyncio.create_task(
-            support_team(
-                writer,
-                hierarchy.campaign,
-                units,
-                stop=stop,
-                decide=decide,
-                pause=TEAM_PAUSE_SECONDS,
-                recognised_on=recognised,
-            )
-        )
-        for writer, (_, units) in zip(writers, teams, strict=True)
-    ]
-    tasks.append(asyncio.create_task(reviewer(review, decide, stop=stop)))
-    await asyncio.sleep(LOAD_SECONDS)
-    stop.set()
-    await asyncio.gather(*tasks)
-    for writer in (*writers, review):
-        await writer.close()
-    return time.monotonic() - started
+    """The teams and the reviewer against the submission service for LOAD_SECONDS; returns
+    the seconds until the last request in hand was answered."""
+    return await run_load(
+        urls,
+        hierarchy.campaign,
+        teams,
+        officer,
+        ledger,
+        seconds=LOAD_SECONDS,
+        pause=TEAM_PAUSE_SECONDS,
+        recognised_on=_today() - timedelta(days=1),
+        give_up_after=90,
+    )
