@@ -273,7 +273,8 @@ class RequireJson:
             has_body = headers.get(b"content-length", b"0") != b"0" or (
                 b"transfer-encoding" in headers
             )
-            kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower().decode()
+            content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+            kind = content_type.decode("latin-1")  # a header's bytes need not be UTF-8
             if has_body and not (kind == "application/json" or kind.endswith("+json")):
                 message = f"expected application/json, got {kind or 'none'}"
                 body = problem_json(

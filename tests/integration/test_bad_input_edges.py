@@ -468,6 +468,18 @@ async def test_a_notifier_body_that_is_not_json_is_refused_naming_the_content_ty
     assert await _silences(client, admin) == []
 
 
+async def test_a_content_type_that_is_not_utf8_is_refused_not_a_server_error(
+    notifier: tuple[httpx.AsyncClient, dict[str, str]],
+) -> None:
+    client, admin = notifier
+    headers = {**admin, "Content-Type": "application/j\xf6son".encode("latin-1")}
+
+    refused = await client.post("/silences", content=json.dumps(SILENCE), headers=headers)
+
+    assert refused.status_code == 415
+    assert _first(refused) == ("content-type", "accepted")
+
+
 async def test_an_oversized_silence_is_refused_declared_or_streamed(
     notifier: tuple[httpx.AsyncClient, dict[str, str]],
 ) -> None:
