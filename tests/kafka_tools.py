@@ -1,11 +1,17 @@
-"""Reading a test's topic back: wait for records with a deadline, never a sleep."""
+"""A test's topics: registry records published, records read back with a deadline, never a
+sleep."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
+
+from shared.events import AnyEvent, encode, partition_key
+from shared.kafka import create_producer
+from shared.settings import CommonSettings
 
 
 async def read_records(
@@ -30,3 +36,17 @@ async def read_records(
     finally:
         await consumer.stop()
     return records
+
+
+async def publish_registry(settings: CommonSettings, events: Iterable[AnyEvent]) -> None:
+    """Put registry records (unions, campaigns, targets) on the test's registry topic, keyed
+    as the submission service keys them, each acknowledged before the next."""
+    producer = create_producer(settings)
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(
+                settings.topic_registry, encode(event), key=partition_key(event)
+            )
+    finally:
+        await producer.stop()

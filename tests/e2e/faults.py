@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Protocol
 
 import asyncpg
 import httpx
@@ -317,7 +318,17 @@ def _query(database_url: str, sql: str, *args: object) -> list[tuple[object, ...
     return asyncio.run(fetch())
 
 
-def truth(stored: list[Stored], unit: str) -> dict[str, int]:
+class Placed(Protocol):
+    """An initiative's path (root first) and status, however a test read it."""
+
+    @property
+    def path(self) -> tuple[str, ...]: ...
+
+    @property
+    def status(self) -> str: ...
+
+
+def truth(stored: Sequence[Placed], unit: str) -> dict[str, int]:
     """What ``unit`` must count: its whole subtree's initiatives by status."""
     counts = Counter(s.status for s in stored if unit in s.path)
     return {

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +22,7 @@ from mail_tools import by_recipient, plain_text, read_maildir
 from deploy.cli.context import StackContext
 from deploy.launcher.services import REPO_ROOT
 from deploy.source_case.dak_lak import CAMPAIGN, PROVINCE, SourceCase, build
+from e2e.faults import truth
 from shared.pace import (
     PaceStatus,
     campaign_bounds,
@@ -107,17 +107,6 @@ def _stored(workdir: Path) -> list[Stored]:
     ]
 
 
-def _truth(stored: list[Stored], unit: str) -> dict[str, int]:
-    counts = Counter(s.status for s in stored if unit in s.path)
-    return {
-        "registered": sum(n for status, n in counts.items() if status != "withdrawn"),
-        "under_review": counts["submitted"],
-        "valid": counts["valid"],
-        "rejected": counts["rejected"],
-        "withdrawn": counts["withdrawn"],
-    }
-
-
 def _registered_at(stored: list[Stored], unit: str, at: datetime) -> int:
     """What the campaign counts (registered, not withdrawn) for ``unit`` at the instant ``at``."""
     return sum(
@@ -158,7 +147,7 @@ def test_every_units_counters_equal_the_database(played: tuple[Path, list[str]])
     case = build()
     with stack.client("scoring") as scoring:
         deadline = time.monotonic() + 60
-        province = _truth(stored, PROVINCE)
+        province = truth(stored, PROVINCE)
         while _progress(scoring, PROVINCE)["registered"] != province["registered"]:
             assert time.monotonic() < deadline, "scoring never caught up with the database"
             time.sleep(0.5)
@@ -166,9 +155,9 @@ def test_every_units_counters_equal_the_database(played: tuple[Path, list[str]])
 
     assert len(stored) > 2000
     mismatches = {
-        unit.id: (counted[unit.id], _truth(stored, unit.id))
+        unit.id: (counted[unit.id], truth(stored, unit.id))
         for unit in case.units
-        if {k: counted[unit.id][k] for k in STATUSES} != _truth(stored, unit.id)
+        if {k: counted[unit.id][k] for k in STATUSES} != truth(stored, unit.id)
     }
     assert mismatches == {}
 

@@ -22,6 +22,7 @@ import httpx
 import pytest
 from event_samples import ICT, dak_lak_campaign, target_event, union_event
 from fastapi import FastAPI
+from kafka_tools import publish_registry
 from notifier_servers import SmtpCatcher
 from submission_world import (
     CAMPAIGN,
@@ -37,8 +38,7 @@ from token_service import TokenService, token_service
 
 from services.notifier.app import create_app as create_notifier
 from services.submission.app import create_app as create_submission
-from shared.events import AlertChannel, AnyEvent, UnionHead, UnionLevel, encode, partition_key
-from shared.kafka import create_producer
+from shared.events import AlertChannel, AnyEvent, UnionHead, UnionLevel
 from shared.settings import CommonSettings
 
 pytest_plugins = ["notifier_fixtures"]
@@ -308,15 +308,7 @@ async def notifier_call(
 async def test_notifier_access_per_role_and_scope(
     settings: CommonSettings, tmp_path: Path, smtp_server: SmtpCatcher
 ) -> None:
-    producer = create_producer(settings)
-    await producer.start()
-    try:
-        for event in notifier_registry():
-            await producer.send_and_wait(
-                settings.topic_registry, encode(event), key=partition_key(event)
-            )
-    finally:
-        await producer.stop()
+    await publish_registry(settings, notifier_registry())
     async with token_service(tmp_path) as service:
         callers = await issue_callers(service)
         config = smtp_server.settings(

@@ -36,6 +36,7 @@ from services.notifier.domain.digest import Period, PeriodKind, build
 from services.notifier.domain.registry import Registry
 from services.scoring.adapters.registry import apply_registry_event
 from services.scoring.app import create_app as scoring_app
+from services.submission.adapters.spreadsheets import XLSX
 from services.submission.app import create_app as submission_app
 from shared.events import CampaignDefinedData, UnionLevel, encode
 from shared.redis import create_redis
@@ -43,7 +44,6 @@ from shared.settings import CommonSettings, NotifierSettings, ScoringSettings
 
 pytestmark = pytest.mark.integration
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEADERS = [
     "Mã đợt",
     "Mã đơn vị",

@@ -4,16 +4,16 @@ topic and evaluates on demand; silences are created, listed and expired."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from event_samples import ICT, dak_lak_campaign, target_event, union_event
+from kafka_tools import publish_registry
 from notifier_servers import SmtpCatcher
-from token_service import token_service
+from token_service import notifier_as_root_admin, token_service
 
 from services.notifier.app import create_app
 from shared.events import (
@@ -21,10 +21,7 @@ from shared.events import (
     AnyEvent,
     UnionHead,
     UnionLevel,
-    encode,
-    partition_key,
 )
-from shared.kafka import create_producer
 from shared.settings import CommonSettings, NotifierSettings
 
 pytest_plugins = ["notifier_fixtures"]
@@ -34,37 +31,11 @@ PROVINCE = ["tong-ldld", "ldld-dak-lak"]
 SCHOOL = [*PROVINCE, "cdcs-thpt-bmt"]
 
 
-@asynccontextmanager
-async def notifier_client(
+def notifier_client(
     settings: NotifierSettings, tmp_path: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with its lifespan running, and a client talking to it in process with an admin
-    token over the whole hierarchy (checked with a real submission service)."""
-    async with token_service(tmp_path) as tokens:
-        _, admin = await tokens.issue("admin", PROVINCE[0])
-        app = create_app(settings.model_copy(update={"notifier_submission_url": tokens.url}))
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(
-                transport=transport,
-                base_url="http://notifier",
-                headers={"Authorization": f"Bearer {admin}"},
-            ) as client:
-                await asyncio.wait_for(app.state.registry_ready.wait(), 20)
-                yield client
-
-
-async def publish(settings: CommonSettings, events: list[AnyEvent]) -> None:
-    """Put registry records on the test's registry topic."""
-    producer = create_producer(settings)
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send_and_wait(
-                settings.topic_registry, encode(event), key=partition_key(event)
-            )
-    finally:
-        await producer.stop()
+) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+    """The app, and a client with an admin token over the whole hierarchy."""
+    return notifier_as_root_admin(settings, tmp_path, PROVINCE[0])
 
 
 CITY = [*PROVINCE, "ldld-tp-bmt"]
@@ -90,7 +61,7 @@ def notifier_settings(
 async def test_silences_are_created_listed_and_expired(
     settings: CommonSettings, tmp_path: Path, smtp_server: SmtpCatcher
 ) -> None:
-    await publish(settings, CITY_UNITS)
+    await publish_registry(settings, CITY_UNITS)
     config = notifier_settings(tmp_path, settings, smtp_server, notifier_evaluate=False)
     async with notifier_client(config, tmp_path) as client:
         created = await client.post(
@@ -117,7 +88,7 @@ async def test_silences_are_created_listed_and_expired(
 async def test_a_silence_ending_before_it_starts_is_refused_naming_the_field(
     settings: CommonSettings, tmp_path: Path, smtp_server: SmtpCatcher
 ) -> None:
-    await publish(settings, CITY_UNITS)
+    await publish_registry(settings, CITY_UNITS)
     config = notifier_settings(tmp_path, settings, smtp_server, notifier_evaluate=False)
     async with notifier_client(config, tmp_path) as client:
         refused = await client.post(
@@ -144,21 +115,14 @@ async def test_an_evaluation_on_demand_reads_the_registry_topic_and_emails_the_h
     school_head = UnionHead(
         name="Hiệu trưởng", email="thpt@dl.vn", alert_channels=[AlertChannel.EMAIL]
     )
-    producer = create_producer(settings)
-    await producer.start()
-    try:
-        for event in (
-            union_event(PROVINCE[:1], UnionLevel.NATIONAL),
-            union_event(PROVINCE, UnionLevel.PROVINCE),
-            union_event(SCHOOL, UnionLevel.GRASSROOTS, head=school_head),
-            dak_lak_campaign(campaign_id, PROVINCE),
-            target_event(campaign_id, SCHOOL, assigned=40),
-        ):
-            await producer.send_and_wait(
-                settings.topic_registry, encode(event), key=partition_key(event)
-            )
-    finally:
-        await producer.stop()
+    registry = [
+        union_event(PROVINCE[:1], UnionLevel.NATIONAL),
+        union_event(PROVINCE, UnionLevel.PROVINCE),
+        union_event(SCHOOL, UnionLevel.GRASSROOTS, head=school_head),
+        dak_lak_campaign(campaign_id, PROVINCE),
+        target_event(campaign_id, SCHOOL, assigned=40),
+    ]
+    await publish_registry(settings, registry)
     config = notifier_settings(
         tmp_path, settings, smtp_server, notifier_evaluation_interval_minutes=10_000
     )
@@ -197,7 +161,7 @@ async def test_a_token_lists_only_the_silences_inside_its_scope(
     settings: CommonSettings, tmp_path: Path, smtp_server: SmtpCatcher
 ) -> None:
     other_city = [*PROVINCE, "ldld-h-krong-pac"]
-    await publish(settings, [*CITY_UNITS, union_event(other_city, UnionLevel.UPPER_LEVEL)])
+    await publish_registry(settings, [*CITY_UNITS, union_event(other_city, UnionLevel.UPPER_LEVEL)])
     config = notifier_settings(tmp_path, settings, smtp_server, notifier_evaluate=False)
     async with token_service(tmp_path) as tokens:
         _, admin = await tokens.issue("admin", PROVINCE[0])

@@ -21,14 +21,14 @@ from pathlib import Path
 import httpx
 import pytest
 from event_samples import ICT, dak_lak_campaign, target_event, union_event
+from kafka_tools import publish_registry
 from notifier_servers import ReceivedEmail, SmtpCatcher
 from openpyxl import load_workbook
 from redis.asyncio import Redis
-from token_service import token_service
+from token_service import notifier_as_root_admin
 
 from services.notifier.adapters.email import EmailSender
 from services.notifier.adapters.migrations import migrate
-from services.notifier.app import create_app
 from services.notifier.domain.lifecycle import Policy
 from services.notifier.domain.registry import Registry
 from services.notifier.service.delivery import Dispatcher, Senders
@@ -38,8 +38,7 @@ from services.notifier.service.runner import LEASE_NAME, NotifierRunner
 from shared.clock import FixedClock
 from shared.counters import CounterKeys
 from shared.database import Database, create_engine
-from shared.events import AlertChannel, AnyEvent, UnionHead, UnionLevel, encode, partition_key
-from shared.kafka import create_producer
+from shared.events import AlertChannel, AnyEvent, UnionHead, UnionLevel
 from shared.redis import create_redis
 from shared.settings import CommonSettings, NotifierSettings
 
@@ -263,15 +262,7 @@ async def notifier_client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The app on the registry topic (the test's own) and a fixed clock at 9 May 06:00, before
     the week's digest falls due; a client in process, once the registry is read."""
-    producer = create_producer(common)
-    await producer.start()
-    try:
-        for event in registry_events(campaign_id):
-            await producer.send_and_wait(
-                common.topic_registry, encode(event), key=partition_key(event)
-            )
-    finally:
-        await producer.stop()
+    await publish_registry(common, registry_events(campaign_id))
     settings = smtp.settings(
         **common.model_dump()
         | {
@@ -282,18 +273,8 @@ async def notifier_client(
         }
     )
     # The API needs a token (an admin over the whole hierarchy): the submission service says.
-    async with token_service(tmp_path) as tokens:
-        _, admin = await tokens.issue("admin", PROVINCE[0])
-        app = create_app(settings.model_copy(update={"notifier_submission_url": tokens.url}))
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(
-                transport=transport,
-                base_url="http://notifier",
-                headers={"Authorization": f"Bearer {admin}"},
-            ) as client:
-                await asyncio.wait_for(app.state.registry_ready.wait(), 20)
-                yield client
+    async with notifier_as_root_admin(settings, tmp_path, PROVINCE[0]) as client:
+        yield client
 
 
 async def test_the_excel_download_holds_the_same_digest_as_the_json(

@@ -30,6 +30,7 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from kafka_tools import publish_registry
 from notifier_servers import running_smtp_server
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -45,8 +46,8 @@ from services.notifier.app import create_app as notifier_app
 from services.scoring.adapters.registry import apply_registry_event
 from services.scoring.app import create_app as scoring_app
 from services.submission.app import create_app as submission_app
-from shared.events import AnyEvent, UnionLevel, encode, partition_key
-from shared.kafka import create_producer, ensure_topics, topic_specs
+from shared.events import AnyEvent, UnionLevel, encode
+from shared.kafka import ensure_topics, topic_specs
 from shared.redis import create_redis
 from shared.settings import CommonSettings, NotifierSettings, ScoringSettings, SubmissionSettings
 
@@ -180,15 +181,7 @@ async def _publish_registry(settings: CommonSettings) -> None:
         dak_lak_campaign(N_CAMPAIGN, N_PATH[:2]),
         target_event(N_CAMPAIGN, N_PATH, assigned=40),
     ]
-    producer = create_producer(settings)
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send_and_wait(
-                settings.topic_registry, encode(event), key=partition_key(event)
-            )
-    finally:
-        await producer.stop()
+    await publish_registry(settings, events)
 
 
 @pytest.fixture(scope="module")

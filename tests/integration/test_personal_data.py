@@ -17,15 +17,17 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from notifier_servers import SmtpCatcher, WebhookReceiver
 from submission_world import CAMPAIGN, ROOT, SCHOOL, SCHOOL_2, UPPER, World, initiative
-from token_service import token_service
+from token_service import TokenService, token_service
 
 from services.notifier.app import create_app
 from shared.settings import CommonSettings
@@ -105,6 +107,29 @@ async def _set_heads_and_targets(world: World, webhook_url: str) -> None:
         assert target.status_code == 200, target.text
 
 
+@asynccontextmanager
+async def _notifier(
+    service: TokenService, smtp: SmtpCatcher, tmp_path: Path, common: dict[str, Any]
+) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    """The notifier app asking ``service`` about tokens, signing webhooks, evaluating only on
+    demand; a client in process and a root admin's token."""
+    _, root = await service.issue("admin", ROOT)
+    config = smtp.settings(
+        **common,
+        notifier_database_url=f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}",
+        notifier_submission_url=service.url,
+        notifier_webhook_secret=SECRET,
+        notifier_pending_minutes=0,
+        notifier_evaluation_interval_minutes=10_000,
+    )
+    app = create_app(config)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://n") as client,
+    ):
+        yield client, root
+
+
 async def _evaluate(client: httpx.AsyncClient, root: str, sent: Callable[[], bool]) -> None:
     """Evaluate as the root admin until the notifier, once it has read the heads and targets
     from the registry topic, has made deliveries and ``sent`` holds."""
@@ -158,21 +183,9 @@ async def test_no_personal_data_is_logged_by_either_service(
         world = service.world
         keys = await _register_review_import(world)
         await _set_heads_and_targets(world, webhook_url)
-        _, root = await service.issue("admin", ROOT)
-        config = smtp_server.settings(
-            **common,
-            notifier_database_url=f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}",
-            notifier_submission_url=service.url,
-            notifier_webhook_secret=SECRET,
-            notifier_pending_minutes=0,
-            notifier_evaluation_interval_minutes=10_000,
-        )
-        app = create_app(config)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://n") as client:
-                await _evaluate(client, root, lambda: len(webhook_receiver.requests) > 0)
-                log = await client.get("/deliveries", headers={"Authorization": f"Bearer {root}"})
+        async with _notifier(service, smtp_server, tmp_path, common) as (client, root):
+            await _evaluate(client, root, lambda: len(webhook_receiver.requests) > 0)
+            log = await client.get("/deliveries", headers={"Authorization": f"Bearer {root}"})
 
     output = capsys.readouterr()
     logged = services_only(caplog, output.out + output.err)
@@ -204,20 +217,8 @@ async def test_only_the_lagging_units_head_is_told_and_the_message_names_no_sibl
             json={"assigned_target": 0, "reason": "Đơn vị tạm dừng"},
             headers=world.auth("admin"),
         )
-        _, root = await service.issue("admin", ROOT)
-        config = smtp_server.settings(
-            **common,
-            notifier_database_url=f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}",
-            notifier_submission_url=service.url,
-            notifier_webhook_secret=SECRET,
-            notifier_pending_minutes=0,
-            notifier_evaluation_interval_minutes=10_000,
-        )
-        app = create_app(config)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://n") as client:
-                await _evaluate(client, root, lambda: bool(webhook_receiver.requests))
+        async with _notifier(service, smtp_server, tmp_path, common) as (client, root):
+            await _evaluate(client, root, lambda: bool(webhook_receiver.requests))
 
     recipients = {rcpt for email in smtp_server.emails for rcpt in email.rcpt_tos}
     assert recipients == {SCHOOL_HEAD["email"]}
@@ -240,20 +241,8 @@ async def test_a_delivered_webhook_verifies_with_the_readme_recipe_alone(
     common = settings.model_dump(exclude={"cors_allow_origins"})
     async with token_service(tmp_path, **common, submission_relay_enabled=True) as service:
         await _set_heads_and_targets(service.world, webhook_receiver.url_answering(204))
-        _, root = await service.issue("admin", ROOT)
-        config = smtp_server.settings(
-            **common,
-            notifier_database_url=f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}",
-            notifier_submission_url=service.url,
-            notifier_webhook_secret=SECRET,
-            notifier_pending_minutes=0,
-            notifier_evaluation_interval_minutes=10_000,
-        )
-        app = create_app(config)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://n") as client:
-                await _evaluate(client, root, lambda: bool(webhook_receiver.requests))
+        async with _notifier(service, smtp_server, tmp_path, common) as (client, root):
+            await _evaluate(client, root, lambda: bool(webhook_receiver.requests))
 
     [request] = webhook_receiver.requests
     # The README's recipe, and nothing of the notifier's code: HMAC-SHA256 under the shared

@@ -15,13 +15,13 @@ from typing import Any
 import httpx
 import pytest
 from event_samples import ICT, union_event
+from kafka_tools import publish_registry
 from notifier_servers import SmtpCatcher, refusing_port
 from submission_world import PROVINCE, ROOT
 from token_service import TokenService, token_service
 
 from services.notifier.app import create_app
-from shared.events import UnionLevel, encode, partition_key
-from shared.kafka import create_producer
+from shared.events import UnionLevel
 from shared.settings import CommonSettings
 
 pytest_plugins = ["notifier_fixtures"]
@@ -37,18 +37,13 @@ async def notifier(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The notifier app over the test's registry topic (Đắk Lắk under the root), asking
     ``submission_url`` about tokens; a client in process once the registry is read."""
-    producer = create_producer(settings)
-    await producer.start()
-    try:
-        for event in (
+    await publish_registry(
+        settings,
+        [
             union_event([ROOT], UnionLevel.NATIONAL),
             union_event([ROOT, PROVINCE], UnionLevel.PROVINCE),
-        ):
-            await producer.send_and_wait(
-                settings.topic_registry, encode(event), key=partition_key(event)
-            )
-    finally:
-        await producer.stop()
+        ],
+    )
     values = settings.model_dump() | {
         "notifier_database_url": f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}",
         "notifier_submission_url": submission_url,

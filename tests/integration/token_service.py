@@ -17,14 +17,17 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 from submission_world import World, running_world, submission_settings
 
+from services.notifier.app import create_app as create_notifier
 from services.submission.adapters.tables import UnitRow
 from services.submission.domain.access import Principal, Role
 from services.submission.schemas import UnitCreate
 from services.submission.service import tokens, units
 from shared.events import UnionLevel
+from shared.settings import NotifierSettings
 
 STARTUP_DEADLINE_SECONDS = 5.0
 
@@ -98,3 +101,24 @@ async def token_service(tmp_path: Path, **overrides: Any) -> AsyncIterator[Token
     settings = submission_settings(f"sqlite+aiosqlite:///{tmp_path}/tokens.db", **overrides)
     async with running_world(settings) as world, serving(world.app) as url:
         yield TokenService(url, world)
+
+
+@asynccontextmanager
+async def notifier_as_root_admin(
+    settings: NotifierSettings, tmp_path: Path, root: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The notifier app with its lifespan running, asking a real token service, and a client
+    in process with an admin token over ``root``, once the registry topic is read."""
+    async with token_service(tmp_path) as tokens:
+        _, admin = await tokens.issue("admin", root)
+        app = create_notifier(settings.model_copy(update={"notifier_submission_url": tokens.url}))
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app),
+                base_url="http://notifier",
+                headers={"Authorization": f"Bearer {admin}"},
+            ) as client,
+        ):
+            await asyncio.wait_for(app.state.registry_ready.wait(), 20)
+            yield client
